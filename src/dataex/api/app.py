@@ -1,0 +1,29 @@
+"""The FastAPI application and its one error handler."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from dataex import __version__
+from dataex.api.routes import datasets, node, parties
+from dataex.errors import DataexError
+from dataex.exchange import Exchange
+
+
+def create_app(ex: Exchange) -> FastAPI:
+    app = FastAPI(
+        title="dataex",
+        version=__version__,
+        description="A data element exchange for AI: one node's HTTP API.",
+    )
+    app.state.exchange = ex
+
+    @app.exception_handler(DataexError)
+    async def _dataex_error(_request: Request, exc: DataexError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
+
+    for router in (node.router, parties.router, datasets.router):
+        app.include_router(router)
+    return app

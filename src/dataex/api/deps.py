@@ -1,0 +1,40 @@
+"""Shared dependencies: the node, the acting party."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from dataex.errors import Forbidden
+from dataex.exchange import Exchange
+from dataex.identity.parties import Party
+
+_bearer = HTTPBearer(auto_error=False, description="A party's API token")
+
+
+def get_exchange(request: Request) -> Exchange:
+    ex: Exchange = request.app.state.exchange
+    return ex
+
+
+ExchangeDep = Annotated[Exchange, Depends(get_exchange)]
+
+
+def current_party(
+    ex: ExchangeDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Party:
+    return ex.authenticate(credentials.credentials if credentials else None)
+
+
+CurrentParty = Annotated[Party, Depends(current_party)]
+
+
+def operator(party: CurrentParty) -> Party:
+    if not party.is_operator:
+        raise Forbidden("only the node operator may do this")
+    return party
+
+
+Operator = Annotated[Party, Depends(operator)]

@@ -1,0 +1,1 @@
+"""The ``dataex`` command line: thin Typer commands over the Exchange services."""

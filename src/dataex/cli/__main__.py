@@ -1,0 +1,5 @@
+"""``python -m dataex.cli``."""
+
+from dataex.cli.main import main
+
+main()

@@ -1,0 +1,352 @@
+"""``dataex``: every command parses its options, calls one Exchange service and renders the result."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from dataex.cli.output import emit_json, handled, kv, out_console, report, table
+from dataex.config import Settings, default_home
+from dataex.errors import Forbidden, InputFileNotFound
+from dataex.exchange import Exchange
+
+app = typer.Typer(
+    help="dataex: a data element exchange for AI.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+party_app = typer.Typer(help="Parties: providers, consumers, auditors.", no_args_is_help=True)
+datasets_app = typer.Typer(help="Registered datasets.", no_args_is_help=True)
+cert_app = typer.Typer(help="Registration certificates (JWS).", no_args_is_help=True)
+audit_app = typer.Typer(help="The transparency log: verify, prove, checkpoints.", no_args_is_help=True)
+node_app = typer.Typer(help="The node itself.", no_args_is_help=True)
+app.add_typer(party_app, name="party")
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(cert_app, name="cert")
+app.add_typer(audit_app, name="audit")
+app.add_typer(node_app, name="node")
+
+Home = Annotated[
+    Path | None, typer.Option("--home", help="Node directory [default: $DATAEX_HOME or ./.dataex]")
+]
+Json = Annotated[bool, typer.Option("--json", help="Print exactly one JSON document on stdout.")]
+As = Annotated[
+    str | None,
+    typer.Option(
+        "--as", envvar="DATAEX_TOKEN", show_envvar=True, help="Act as the party holding this API token."
+    ),
+]
+
+
+def settings(home: Path | None, **extra: Any) -> Settings:
+    return Settings(home=home or default_home(), **{k: v for k, v in extra.items() if v is not None})
+
+
+def open_node(home: Path | None) -> Exchange:
+    return Exchange.open(settings(home))
+
+
+def main() -> None:
+    app()
+
+
+# -- node ----------------------------------------------------------------------------------------
+@app.command()
+def init(
+    home: Home = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db [default: SQLite in the home]"
+        ),
+    ] = None,
+    store: Annotated[str | None, typer.Option(help="Data store directory or fsspec URL")] = None,
+    name: Annotated[str, typer.Option(help="Node name")] = "dataex-node",
+    as_json: Json = False,
+) -> None:
+    """Create a node: metadata database, data store, Ed25519 node key (mode 0600), operator token."""
+    with handled(as_json):
+        ex, token = Exchange.init(settings(home, db_url=db, store_url=store, node_name=name))
+        with ex:
+            out = {
+                "id": ex.node_id,
+                "name": ex.name,
+                "origin": ex.origin,
+                "home": str(ex.settings.home.resolve()),
+                "public_key": ex.key.jwk(),
+                "operator_token": token,
+            }
+    if as_json:
+        emit_json(out)
+    else:
+        kv("node created", out)
+        out_console.print("The operator token is shown once; keep it to call the HTTP API as the operator.")
+
+
+@node_app.command("key")
+def node_key(home: Home = None, as_json: Json = False) -> None:
+    """Print the node's public key as a JWK (also at GET /.well-known/dataex/node-key)."""
+    with handled(as_json), open_node(home) as ex:
+        emit_json({**ex.key.jwk(), "origin": ex.origin, "node_id": ex.node_id})
+
+
+# -- parties -------------------------------------------------------------------------------------
+@party_app.command("add")
+def party_add(
+    name: str,
+    kind: Annotated[
+        str,
+        typer.Option(help="hospital, enterprise, government, insurer, research, ai_team, individual, other"),
+    ] = "other",
+    role: Annotated[str, typer.Option(help="provider, consumer, auditor, operator")] = "provider",
+    home: Home = None,
+    as_json: Json = False,
+) -> None:
+    """Add a party and print its API token ONCE (the node stores only its hash)."""
+    with handled(as_json), open_node(home) as ex:
+        party, token = ex.create_party(name, kind=kind, role=role)
+    out = {"id": party.id, "name": party.name, "kind": party.kind, "role": party.role, "token": token}
+    if as_json:
+        emit_json(out)
+    else:
+        kv("party added", out)
+        out_console.print("The token is shown once.")
+
+
+@party_app.command("list")
+def party_list(home: Home = None, as_json: Json = False) -> None:
+    """List parties."""
+    with handled(as_json), open_node(home) as ex:
+        parties = ex.list_parties()
+    if as_json:
+        emit_json(parties)
+    else:
+        table("parties", ["id", "name", "kind", "role"], [[p.id, p.name, p.kind, p.role] for p in parties])
+
+
+# -- datasets ------------------------------------------------------------------------------------
+@app.command()
+def register(
+    file: Path,
+    owner: Annotated[str | None, typer.Option(help="Owner party id (operator only; default: --as)")] = None,
+    title: Annotated[str, typer.Option(help="Dataset title")] = "",
+    license: Annotated[str, typer.Option(help="License, e.g. CC-BY-4.0 or proprietary")] = "",
+    rights: Annotated[
+        str, typer.Option(help="Rights claimed, comma-separated: holding,processing_use,product_operation")
+    ] = "holding,processing_use,product_operation",
+    derived_from: Annotated[str | None, typer.Option(help="Id of the dataset this one derives from")] = None,
+    token: As = None,
+    home: Home = None,
+    as_json: Json = False,
+) -> None:
+    """Import a CSV/TSV/JSONL/Parquet/XLSX file, digest it, check originality, certify and log it."""
+    with handled(as_json), open_node(home) as ex:
+        actor = ex.authenticate(token) if token else None
+        if actor is not None and not actor.is_operator:
+            if owner not in (None, actor.id):
+                raise Forbidden("a party registers data for itself only; leave out --owner")
+            owner = actor.id
+        if owner is None:
+            raise InputFileNotFound("say who owns the data: --owner PARTY_ID (or act as the owner with --as)")
+        with out_console.status(f"registering {file.name} …") if not as_json else _null():
+            reg = ex.register(
+                file,
+                owner=owner,
+                title=title,
+                license=license,
+                rights=[r.strip() for r in rights.split(",") if r.strip()],
+                derived_from=derived_from,
+                actor=actor.id if actor else "operator",
+            )
+    d = reg.dataset
+    out = {
+        "id": d.id,
+        "digest": d.digest,
+        "rows": d.rows,
+        "columns": len(d.columns),
+        "owner": d.owner_id,
+        "created": reg.created,
+        "log_index": d.log_index,
+        "certificate": d.certificate,
+    }
+    if as_json:
+        emit_json(out)
+    else:
+        kv("dataset registered" if reg.created else "already registered (same owner, same content)", out)
+
+
+@datasets_app.command("list")
+def datasets_list(
+    owner: Annotated[str | None, typer.Option(help="Only this owner's datasets")] = None,
+    home: Home = None,
+    as_json: Json = False,
+) -> None:
+    """List datasets."""
+    with handled(as_json), open_node(home) as ex:
+        items = ex.list_datasets(owner=owner)
+    if as_json:
+        emit_json([_public(d) for d in items])
+    else:
+        table(
+            "datasets",
+            ["id", "title", "owner", "rows", "digest"],
+            [[d.id, d.title, d.owner_id, d.rows, d.digest[:23] + "…"] for d in items],
+        )
+
+
+@datasets_app.command("show")
+def datasets_show(dataset_id: str, home: Home = None, as_json: Json = False) -> None:
+    """Show one dataset."""
+    with handled(as_json), open_node(home) as ex:
+        d = ex.get_dataset(dataset_id)
+    if as_json:
+        emit_json(_public(d))
+    else:
+        kv(d.title, _public(d))
+
+
+def _public(d: Any) -> dict[str, Any]:
+    from dataex.cli.output import to_jsonable
+
+    out: dict[str, Any] = to_jsonable(d)
+    out.pop("certificate", None)
+    return out
+
+
+# -- certificates --------------------------------------------------------------------------------
+@cert_app.command("show")
+def cert_show(dataset_id: str, home: Home = None, as_json: Json = False) -> None:
+    """Print a dataset's registration certificate (compact JWS)."""
+    with handled(as_json), open_node(home) as ex:
+        d = ex.get_dataset(dataset_id)
+    if as_json:
+        emit_json({"id": d.id, "certificate": d.certificate})
+    else:
+        print(d.certificate)
+
+
+@cert_app.command("verify")
+def cert_verify(
+    file: Annotated[Path, typer.Argument(help="File holding the JWS, or - for stdin")],
+    key: Annotated[
+        Path | None, typer.Option(help="Node public key JWK file: verify offline, without a node")
+    ] = None,
+    home: Home = None,
+    as_json: Json = False,
+) -> None:
+    """Verify a certificate: signature, and on the issuing node its dataset and log inclusion."""
+    with handled(as_json):
+        token = _read_text(file)
+        if key is not None:
+            from dataex.catalog.certificate import verify_certificate
+            from dataex.identity.keys import load_public_jwk
+
+            payload, problems = verify_certificate(token, load_public_jwk(json.loads(_read_text(key))))
+            result: dict[str, Any] = {
+                "ok": payload is not None and not problems,
+                "problems": problems,
+                "payload": payload,
+            }
+        else:
+            with open_node(home) as ex:
+                result = ex.verify_certificate(token)
+    report(result, as_json=as_json, what="certificate")
+
+
+def _read_text(path: Path) -> str:
+    import sys
+
+    if str(path) == "-":
+        return sys.stdin.read()
+    if not path.is_file():
+        raise InputFileNotFound(f"{path} does not exist or is not a file")
+    return path.read_text(encoding="utf-8")
+
+
+# -- audit ---------------------------------------------------------------------------------------
+@audit_app.command("verify")
+def audit_verify(
+    checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option(help="A checkpoint note saved earlier; the log must still be consistent with it"),
+    ] = None,
+    home: Home = None,
+    as_json: Json = False,
+) -> None:
+    """Recompute the whole log, every checkpoint, and every stored file's digest."""
+    with handled(as_json), open_node(home) as ex:
+        result = ex.audit(checkpoints=[_read_text(p) for p in checkpoint or []]).to_dict()
+    report(result, as_json=as_json, what="audit")
+
+
+@audit_app.command("proof")
+def audit_proof(index: int, home: Home = None, as_json: Json = False) -> None:
+    """Inclusion proof of a log entry against the latest signed checkpoint."""
+    with handled(as_json), open_node(home) as ex:
+        proof = ex.prove_inclusion(index)
+    if as_json:
+        emit_json(proof)
+    else:
+        kv(f"log entry {index}", proof)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(home: Home = None, as_json: Json = False) -> None:
+    """Print the latest signed checkpoint (C2SP signed note); keep it to check the log later."""
+    with handled(as_json), open_node(home) as ex:
+        text = ex.latest_checkpoint()
+    if as_json:
+        emit_json({"checkpoint": text})
+    else:
+        print(text, end="")
+
+
+@audit_app.command("consistency")
+def audit_consistency(old_size: int, new_size: int, home: Home = None, as_json: Json = False) -> None:
+    """Consistency proof between two signed checkpoints."""
+    with handled(as_json), open_node(home) as ex:
+        proof = ex.prove_consistency(old_size, new_size)
+    if as_json:
+        emit_json(proof)
+    else:
+        kv(f"consistency {old_size} → {new_size}", proof)
+
+
+# -- serve and demo ------------------------------------------------------------------------------
+@app.command()
+def serve(home: Home = None, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the HTTP API (OpenAPI at /docs)."""
+    import uvicorn
+
+    from dataex.api.app import create_app
+
+    with handled(False):
+        ex = open_node(home)
+    uvicorn.run(create_app(ex), host=host, port=port)
+
+
+@app.command()
+def demo(home: Home = None, as_json: Json = False) -> None:
+    """Run the end-to-end demo scenario on a fresh node (a temporary directory unless --home)."""
+    from dataex.demo.scenario import run_demo
+
+    with handled(as_json):
+        summary = run_demo(home, echo=None if as_json else out_console.print)
+    if as_json:
+        emit_json(summary)
+
+
+def _null() -> Any:
+    from contextlib import nullcontext
+
+    return nullcontext()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    main()

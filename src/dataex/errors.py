@@ -1,0 +1,211 @@
+"""The one error hierarchy of dataex.
+
+Every error a user can cause or meet is a ``DataexError`` with a stable machine ``code`` and an
+HTTP ``status``; the CLI, the HTTP API and the SDK turn them into responses in exactly one place each.
+
+    DataexError
+    ├── InvalidInput              400  the request itself is malformed
+    │   ├── BadFile               400  a data file cannot be imported as a table
+    │   │   ├── EmptyFile         400  no bytes, or a header and no rows
+    │   │   ├── RaggedRows        400  rows whose field count differs from the header
+    │   │   ├── UndecodableFile   400  bytes that are not valid in any supported encoding
+    │   │   ├── DuplicateColumns  400  two columns share a name
+    │   │   └── UnsupportedFormat 400  a file type dataex cannot read
+    │   ├── UnsafePath            400  a path that escapes where it must stay (``../``)
+    │   └── InputFileNotFound     400  a path that does not exist or is not a regular file
+    ├── Unauthorized              401  missing or unknown token
+    ├── Forbidden                 403  the party may not do this
+    ├── NotFound                  404
+    │   ├── PartyNotFound         404
+    │   ├── DatasetNotFound       404
+    │   └── LogEntryNotFound      404
+    ├── Conflict                  409
+    │   ├── NodeExists            409  ``init`` on a home that already holds a node
+    │   └── NotOriginal           409  data too similar to another party's registered dataset
+    ├── NodeNotInitialized        404  no node at the given home
+    └── IntegrityError            500  stored state fails verification
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class DataexError(Exception):
+    """Base class of every error dataex raises on purpose."""
+
+    code: ClassVar[str] = "error"
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON error envelope shared by the CLI and the HTTP API."""
+        out: dict[str, Any] = {"ok": False, "error": self.message, "code": self.code, "status": self.status}
+        if self.details:
+            out["details"] = self.details
+        return out
+
+
+class InvalidInput(DataexError):
+    """The request itself is malformed."""
+
+    code = "invalid_input"
+    status = 400
+
+
+class BadFile(InvalidInput):
+    """A data file cannot be imported as a table."""
+
+    code = "bad_file"
+
+
+class EmptyFile(BadFile):
+    """The file has no bytes, or a header and no rows."""
+
+    code = "empty_file"
+
+
+class RaggedRows(BadFile):
+    """Rows whose number of fields differs from the header's."""
+
+    code = "ragged_rows"
+
+    def __init__(self, message: str, *, lines: list[int]) -> None:
+        super().__init__(message, lines=lines)
+        self.lines = lines
+
+
+class UndecodableFile(BadFile):
+    """Bytes that are not valid in any supported text encoding."""
+
+    code = "undecodable_file"
+
+
+class DuplicateColumns(BadFile):
+    """Two or more columns share a name."""
+
+    code = "duplicate_columns"
+
+    def __init__(self, message: str, *, columns: list[str]) -> None:
+        super().__init__(message, columns=columns)
+        self.columns = columns
+
+
+class UnsupportedFormat(BadFile):
+    """A file type dataex cannot read."""
+
+    code = "unsupported_format"
+
+
+class UnsafePath(InvalidInput):
+    """A path that tries to escape (for example with ``../``)."""
+
+    code = "unsafe_path"
+
+
+class InputFileNotFound(InvalidInput):
+    """A path that does not exist, or is not a regular file."""
+
+    code = "file_not_found"
+
+
+class Unauthorized(DataexError):
+    """Missing or unknown credentials."""
+
+    code = "unauthorized"
+    status = 401
+
+
+class Forbidden(DataexError):
+    """The acting party may not do this."""
+
+    code = "forbidden"
+    status = 403
+
+
+class NotFound(DataexError):
+    """An object that does not exist."""
+
+    code = "not_found"
+    status = 404
+
+
+class PartyNotFound(NotFound):
+    """No party with this id."""
+
+    code = "party_not_found"
+
+    def __init__(self, party_id: str) -> None:
+        super().__init__(
+            f"no party with id {party_id!r} (list them with `dataex party list`)", party_id=party_id
+        )
+        self.party_id = party_id
+
+
+class DatasetNotFound(NotFound):
+    """No dataset with this id."""
+
+    code = "dataset_not_found"
+
+    def __init__(self, dataset_id: str) -> None:
+        super().__init__(
+            f"no dataset with id {dataset_id!r} (list them with `dataex datasets list`)",
+            dataset_id=dataset_id,
+        )
+        self.dataset_id = dataset_id
+
+
+class LogEntryNotFound(NotFound):
+    """No log entry at this index."""
+
+    code = "log_entry_not_found"
+
+    def __init__(self, index: int, size: int) -> None:
+        super().__init__(
+            f"no log entry at index {index}; the log holds {size} entries (0..{size - 1})",
+            index=index,
+            size=size,
+        )
+        self.index = index
+
+
+class Conflict(DataexError):
+    """The request conflicts with the node's current state."""
+
+    code = "conflict"
+    status = 409
+
+
+class NodeExists(Conflict):
+    """``init`` on a home that already holds a node."""
+
+    code = "node_exists"
+
+
+class NotOriginal(Conflict):
+    """The data is too similar to a dataset registered by another party."""
+
+    code = "not_original"
+
+    def __init__(self, message: str, *, dataset_id: str, similarity: float, certificate: str) -> None:
+        super().__init__(message, dataset_id=dataset_id, similarity=similarity, certificate=certificate)
+        self.dataset_id = dataset_id
+        self.similarity = similarity
+
+
+class NodeNotInitialized(DataexError):
+    """There is no node at the given home."""
+
+    code = "node_not_initialized"
+    status = 404
+
+
+class IntegrityError(DataexError):
+    """Stored state fails verification."""
+
+    code = "integrity_error"
+    status = 500

@@ -1,0 +1,1 @@
+"""Parties, the node's Ed25519 key and API tokens."""

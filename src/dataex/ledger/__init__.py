@@ -1,0 +1,1 @@
+"""Transparency log: Merkle tree hashing, proofs and signed checkpoints."""

@@ -1,0 +1,1 @@
+"""Storage: importing user files into canonical Parquet, staging, and the content-addressed store."""

@@ -1,0 +1,841 @@
+"""Import a user's data file as one canonical Parquet file.
+
+``import_table`` reads CSV/TSV, JSON Lines, Parquet or the first sheet of an ``.xlsx`` workbook and
+writes exactly one zstd-compressed Parquet file holding the table: the columns in file order, named
+as in the header (stripped of surrounding whitespace), typed as DuckDB infers them. Everything
+streams: DuckDB reads and writes in chunks, text that is not UTF-8 is transcoded chunk by chunk to
+a scratch file, and a workbook is written row by row to a scratch CSV that is then imported like
+any CSV. For a clean UTF-8 CSV the import costs one ``COPY (SELECT ... FROM read_csv(...)) TO ...``
+plus a header read and a dialect sniff of the first rows.
+
+Every problem with the input is raised as a ``BadFile`` (or a subclass), an ``UnsafePath`` or an
+``InputFileNotFound`` with a one-line message that says what is wrong and what to do; ``out`` and all
+scratch files are removed on every error. The rules are documented in ``docs/import.md``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import datetime as dt
+import io
+import json
+import os
+import re
+import shutil
+import stat
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn, Protocol
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import python_calamine
+
+from dataex.errors import (
+    BadFile,
+    DataexError,
+    DuplicateColumns,
+    EmptyFile,
+    InputFileNotFound,
+    RaggedRows,
+    UndecodableFile,
+    UnsafePath,
+    UnsupportedFormat,
+)
+
+FORMATS: tuple[str, ...] = ("csv", "tsv", "jsonl", "parquet", "xlsx")
+_SUFFIX_FORMATS: dict[str, str] = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".xlsx": "xlsx",
+}
+SUFFIXES: frozenset[str] = frozenset(_SUFFIX_FORMATS)
+"""The file name suffixes ``import_table`` recognises (lower case, with the dot)."""
+_FORMAT_ALIASES: dict[str, str] = {"txt": "csv", "ndjson": "jsonl"}
+
+HEAD_BYTES = 1 << 20
+"""How much of a text file is read up front to detect its encoding and parse its header."""
+CHUNK_BYTES = 4 << 20
+MAX_REPORTED_LINES = 20
+_REJECTS_LIMIT = 1000
+_DELIMITER_CANDIDATES = (",", "\t", ";", "|")
+_RAGGED = frozenset({"MISSING COLUMNS", "TOO MANY COLUMNS"})
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_BOM_LABELS = {"utf-8-sig": "UTF-8", "utf-16": "UTF-16"}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the canonical table."""
+
+    name: str
+    type: str  # DuckDB type name, e.g. "BIGINT", "VARCHAR", "DOUBLE", "DATE"
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What ``import_table`` wrote."""
+
+    rows: int
+    columns: list[Column]
+    format: str  # one of FORMATS
+    encoding: str | None  # "utf-8", "utf-8-sig", "gb18030", "utf-16"; None for binary formats
+
+
+def import_table(path: Path, out: Path, *, work_dir: Path, format: str | None = None) -> ImportResult:
+    """Import the table in ``path`` into the Parquet file ``out``.
+
+    ``format`` overrides the format implied by the file name suffix. ``work_dir`` receives scratch
+    files (transcoded text, a workbook's CSV, DuckDB spill files), all deleted before returning.
+    Raises a ``DataexError`` subclass on any problem, leaving neither ``out`` nor scratch files.
+    """
+    source = _checked_path(path)
+    fmt = _resolve_format(source, format)
+    if source.stat().st_size == 0:
+        raise EmptyFile(f"{source.name} is empty (0 bytes); give a file that holds a table")
+    scratch = _Scratch(Path(work_dir))
+    done = False
+    try:
+        result = _IMPORTERS[fmt](source, Path(out), scratch, fmt)
+        done = True
+        return result
+    except OSError as e:
+        raise DataexError(
+            f"could not import {source.name}: {e.strerror or e}; check disk space and permissions"
+        ) from e
+    finally:
+        scratch.cleanup()
+        if not done:
+            with contextlib.suppress(OSError):
+                Path(out).unlink(missing_ok=True)
+
+
+# --- paths, formats, scratch -------------------------------------------------------------------
+
+
+def _checked_path(path: Path) -> Path:
+    text = os.fspath(path)
+    if ".." in re.split(r"[\\/]", text):
+        raise UnsafePath(f"path {text!r} contains a '..' component; give a path without '..'")
+    try:
+        info = os.stat(text)
+    except (FileNotFoundError, NotADirectoryError) as e:
+        raise InputFileNotFound(f"{text} does not exist; check the path") from e
+    except OSError as e:
+        raise InputFileNotFound(
+            f"cannot access {text}: {e.strerror}; check the path and its permissions"
+        ) from e
+    if stat.S_ISDIR(info.st_mode):
+        raise InputFileNotFound(f"{text} is a directory; give a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputFileNotFound(f"{text} is not a regular file; give a file")
+    return Path(text)
+
+
+def _resolve_format(path: Path, format: str | None) -> str:
+    supported = ", ".join(sorted(SUFFIXES))
+    if format is not None:
+        key = format.strip().lower().lstrip(".")
+        fmt = _FORMAT_ALIASES.get(key, key)
+        if fmt not in FORMATS:
+            raise UnsupportedFormat(f"unsupported format {format!r}; use one of {', '.join(FORMATS)}")
+        return fmt
+    suffix = path.suffix.lower()
+    if suffix not in _SUFFIX_FORMATS:
+        raise UnsupportedFormat(
+            f"cannot import {path.name}: unsupported file type {suffix or '(no extension)'}; "
+            f"supported: {supported}"
+        )
+    return _SUFFIX_FORMATS[suffix]
+
+
+class _Scratch:
+    """Names scratch paths in ``work_dir`` and deletes them all in ``cleanup``."""
+
+    def __init__(self, work_dir: Path) -> None:
+        self._dir = work_dir
+        self._paths: list[Path] = []
+
+    def path(self, suffix: str) -> Path:
+        p = self._dir / f"dataex-import-{uuid.uuid4().hex}{suffix}"
+        self._paths.append(p)
+        return p
+
+    def cleanup(self) -> None:
+        for p in reversed(self._paths):
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    p.unlink(missing_ok=True)
+
+
+@contextmanager
+def _duckdb(scratch: _Scratch) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(f"SET temp_directory = {_lit(scratch.path('.duckdb-tmp'))}")
+        yield con
+    finally:
+        con.close()
+
+
+def _lit(value: str | Path) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _options(options: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in options.items())
+
+
+def _first_line(error: BaseException, *, hide: Path | None = None, name: str = "") -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    text = re.sub(r"^[A-Za-z ]*Error: ", "", text)
+    text = text.strip().rstrip(".")
+    return text.replace(str(hide), name) if hide is not None else text
+
+
+def _copy(con: duckdb.DuckDBPyConnection, select: str, out: Path) -> int:
+    row = con.execute(f"COPY ({select}) TO {_lit(out)} (FORMAT parquet, COMPRESSION zstd)").fetchone()
+    return int(row[0]) if row is not None else 0
+
+
+def _aliased(source: str, duck_names: Sequence[str], names: Sequence[str]) -> str:
+    cols = ", ".join(f"{_ident(d)} AS {_ident(n)}" for d, n in zip(duck_names, names, strict=True))
+    return f"SELECT {cols} FROM {source}"
+
+
+def _describe(con: duckdb.DuckDBPyConnection, out: Path) -> list[Column]:
+    rows = con.execute(f"DESCRIBE SELECT * FROM read_parquet({_lit(out)})").fetchall()
+    return [Column(str(r[0]), str(r[1])) for r in rows]
+
+
+def _canonical_names(raw: Sequence[str], name: str) -> list[str]:
+    """The header's names stripped; raises on an empty name or names equal ignoring case."""
+    names = [r.strip() for r in raw]
+    for i, n in enumerate(names):
+        if not n:
+            raise BadFile(f"{name}: column {i + 1} has an empty name; give every column a name in the header")
+    groups: dict[str, list[str]] = {}
+    for n in names:
+        groups.setdefault(n.lower(), []).append(n)
+    dups = [n for group in groups.values() if len(group) > 1 for n in group]
+    if dups:
+        raise DuplicateColumns(
+            f"{name} has duplicate column names {', '.join(repr(d) for d in dups)} (compared ignoring case); "
+            "rename them so every column name is unique",
+            columns=dups,
+        )
+    return names
+
+
+def _finish(
+    name: str, rows: int, columns: list[Column], fmt: str, encoding: str | None, *, header: bool
+) -> ImportResult:
+    if rows == 0:
+        if header:
+            raise EmptyFile(f"{name} has a header but no rows; add data rows below the header")
+        raise EmptyFile(f"{name} has no rows; give a file with at least one record")
+    return ImportResult(rows=rows, columns=columns, format=fmt, encoding=encoding)
+
+
+# --- text encodings -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Text:
+    """A text file as DuckDB will read it."""
+
+    path: Path  # UTF-8 (possibly with a BOM): the original file, or a transcoded scratch copy
+    encoding: str  # the original file's encoding
+    head: str  # the first HEAD_BYTES of the original, decoded, without a BOM
+    whole: bool  # ``head`` holds the whole file
+
+
+class _NotUtf8(Exception):  # private control flow: never escapes this module
+    """A file whose head is UTF-8 has bytes further on that are not."""
+
+
+def _read_head(path: Path) -> tuple[bytes, bool]:
+    with path.open("rb") as f:
+        head = f.read(HEAD_BYTES)
+        whole = len(head) < HEAD_BYTES or not f.read(1)
+    return head, whole
+
+
+def _decode(data: bytes, encoding: str, *, final: bool) -> str:
+    return codecs.getincrementaldecoder(encoding)("strict").decode(data, final=final)
+
+
+def _undecodable(name: str, offset: int, bom: str | None = None) -> UndecodableFile:
+    """``bom`` names the encoding a byte-order mark declared ("UTF-8", "UTF-16"), if any."""
+    if bom is None:
+        what = "is not valid UTF-8, GB18030 or UTF-16 (with a byte-order mark)"
+    else:
+        what = f"starts with a {bom} byte-order mark but is not valid {bom}"
+    return UndecodableFile(
+        f"{name} {what}: the byte at offset {offset} cannot be decoded; re-save the file as UTF-8",
+        offset=offset,
+    )
+
+
+def _detect(head: bytes, whole: bool, name: str) -> tuple[str, str]:
+    """The encoding of a file starting with ``head`` and the decoded head."""
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            try:
+                return encoding, _decode(head, encoding, final=whole)
+            except UnicodeDecodeError as e:
+                raise _undecodable(name, e.start, _BOM_LABELS[encoding]) from e
+    offsets: list[int] = []
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return encoding, _decode(head, encoding, final=whole)
+        except UnicodeDecodeError as e:
+            offsets.append(e.start)
+    raise _undecodable(name, max(offsets))
+
+
+def _transcode(src: Path, dst: Path | None, encoding: str) -> int | None:
+    """Streams ``src`` through a strict ``encoding`` decoder, writing UTF-8 to ``dst`` if given.
+
+    Returns the byte offset of the first undecodable byte, or None if the whole file decodes.
+    """
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    done = 0
+    with src.open("rb") as fin, dst.open("wb") if dst is not None else contextlib.nullcontext() as fout:
+        while True:
+            chunk = fin.read(CHUNK_BYTES)
+            pending = len(decoder.getstate()[0])
+            try:
+                text = decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as e:
+                return done - pending + e.start
+            if fout is not None:
+                fout.write(text.encode("utf-8"))
+            if not chunk:
+                return None
+            done += len(chunk)
+
+
+def _is_blank(path: Path, encoding: str, head: str, whole: bool) -> bool:
+    if head.strip():
+        return False
+    if whole:
+        return True
+    decoder = codecs.getincrementaldecoder(encoding)("replace")
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK_BYTES):
+            if decoder.decode(chunk).strip():
+                return False
+    return True
+
+
+def _open_text(path: Path, scratch: _Scratch, name: str, suffix: str) -> _Text:
+    """Detects the encoding of ``path`` and transcodes it to UTF-8 if needed."""
+    head_bytes, whole = _read_head(path)
+    encoding, head = _detect(head_bytes, whole, name)
+    if _is_blank(path, encoding, head, whole):
+        raise EmptyFile(f"{name} holds only whitespace; give a file that holds a table")
+    if encoding in ("utf-8", "utf-8-sig"):
+        return _Text(path, encoding, head, whole)
+    dst = scratch.path(suffix)
+    bad = _transcode(path, dst, encoding)
+    if bad is not None:
+        raise _undecodable(name, bad, _BOM_LABELS.get(encoding))
+    return _Text(dst, encoding, head, whole)
+
+
+def _gb18030_fallback(path: Path, scratch: _Scratch, name: str, suffix: str) -> _Text:
+    """Re-reads a file whose head looked like UTF-8 as GB18030, or raises UndecodableFile."""
+    dst = scratch.path(suffix)
+    bad = _transcode(path, dst, "gb18030")
+    if bad is not None:
+        raise _undecodable(name, max(bad, _transcode(path, None, "utf-8") or 0))
+    head_bytes, whole = _read_head(path)
+    return _Text(dst, "gb18030", _decode(head_bytes, "gb18030", final=whole), whole)
+
+
+def _invalid_encoding(text: _Text, name: str) -> NoReturn:
+    """DuckDB met bytes that are not UTF-8 in ``text.path``."""
+    if text.encoding == "utf-8":
+        raise _NotUtf8
+    bad = _transcode(text.path, None, "utf-8")
+    if bad is None:
+        raise BadFile(f"{name}: DuckDB reports invalid UTF-8 but none was found; re-save the file as UTF-8")
+    raise _undecodable(name, bad, _BOM_LABELS.get(text.encoding))
+
+
+# --- CSV and TSV ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    options: dict[str, str]  # read_csv options (SQL) that fix the dialect
+    delimiter: str
+    quote: str
+    escape: str
+    newline: bytes
+    names: list[str]  # DuckDB's column names
+
+
+@dataclass(frozen=True)
+class _Reject:
+    line: int  # DuckDB's line number: counts records, not physical lines
+    byte: int | None  # DuckDB's line_byte_position
+    column: str | None
+    kind: str
+    message: str
+
+
+def _import_csv(source: Path, out: Path, scratch: _Scratch, fmt: str) -> ImportResult:
+    name = source.name
+    options = {"delim": _lit("\t")} if fmt == "tsv" else {"quote": _lit('"')}
+    text = _open_text(source, scratch, name, ".csv")
+    try:
+        rows, columns = _delimited_to_parquet(text, out, scratch, name, options)
+    except _NotUtf8:
+        text = _gb18030_fallback(source, scratch, name, ".csv")
+        rows, columns = _delimited_to_parquet(text, out, scratch, name, options)
+    return _finish(name, rows, columns, fmt, text.encoding, header=True)
+
+
+def _delimited_to_parquet(
+    text: _Text, out: Path, scratch: _Scratch, name: str, options: dict[str, str]
+) -> tuple[int, list[Column]]:
+    options = {**options, "skip": str(_leading_blank_lines(text.head))}
+    with _duckdb(scratch) as con:
+        dialect = _sniff(con, text, options, name)
+        names = _canonical_names(_header_fields(text, dialect, name), name)
+        if len(names) != len(dialect.names):
+            raise BadFile(
+                f"{name}: the header has {len(names)} fields but DuckDB found {len(dialect.names)} "
+                f"columns with delimiter {dialect.delimiter!r}; check the delimiter and quoting"
+            )
+        as_text: set[str] = set()
+        for attempt in range(len(names) + 1):
+            select = _csv_select(text.path, dialect, names, as_text, attempt)
+            try:
+                rows = _copy(con, select, out)
+            except duckdb.Error as e:
+                reason = _first_line(e, hide=text.path, name=name)
+                raise BadFile(f"cannot read {name} as CSV: {reason}") from e
+            rejects = _rejects(con, attempt)
+            if not rejects:
+                return rows, _describe(con, out)
+            failed = _cast_failures(rejects, text, dialect, name)
+            if failed <= as_text:
+                break
+            as_text |= failed
+    raise BadFile(f"{name}: DuckDB keeps rejecting rows after reading columns as text; check the file")
+
+
+def _sniff(con: duckdb.DuckDBPyConnection, text: _Text, options: dict[str, str], name: str) -> _Dialect:
+    dialect = _sniff_once(con, text.path, options, name)
+    if len(dialect.names) == 1 and "delim" not in options:
+        # With few rows and ragged ones the sniffer can settle on "one column, no delimiter";
+        # a header that contains a usual delimiter says otherwise.
+        guess = _header_delimiter(text.head)
+        if guess is not None:
+            dialect = _sniff_once(con, text.path, {**options, "delim": _lit(guess)}, name)
+    return dialect
+
+
+def _sniff_once(con: duckdb.DuckDBPyConnection, path: Path, options: dict[str, str], name: str) -> _Dialect:
+    opts = {"header": "true", "store_rejects": "true", **options}
+    sql = (
+        f"SELECT Delimiter, Quote, Escape, NewLineDelimiter, Columns "
+        f"FROM sniff_csv({_lit(path)}, {_options(opts)})"
+    )
+    try:
+        row = con.execute(sql).fetchone()
+    except duckdb.Error as e:
+        raise BadFile(
+            f"cannot read {name} as CSV: {_first_line(e, hide=path, name=name)}; "
+            "check the delimiter and quoting"
+        ) from e
+    if row is None:
+        raise BadFile(f"cannot read {name} as CSV: DuckDB could not sniff its layout")
+    delimiter, quote, escape = (_unempty(v) for v in row[:3])
+    if quote == '"' and not escape:
+        escape = '"'  # RFC 4180: a quote inside a quoted field is doubled
+    fixed = {"skip": options["skip"], "delim": _lit(delimiter)}
+    if quote:
+        fixed["quote"] = _lit(quote)
+    if escape:
+        fixed["escape"] = _lit(escape)
+    newline = b"\r" if str(row[3]) == "\\r" else b"\n"
+    return _Dialect(fixed, delimiter, quote, escape, newline, [str(c["name"]) for c in row[4]])
+
+
+def _unempty(value: object) -> str:
+    text = str(value) if value is not None else ""
+    return "" if text == "(empty)" else text
+
+
+def _leading_blank_lines(head: str) -> int:
+    """Blank lines before the header: DuckDB must be told to skip them, or it may take one as the header."""
+    count = 0
+    for line in head.split("\n"):
+        if line.strip("\r"):
+            break
+        count += 1
+    return count
+
+
+def _header_delimiter(head: str) -> str | None:
+    line = head.lstrip("\r\n").split("\n", 1)[0]
+    counts = {d: line.count(d) for d in _DELIMITER_CANDIDATES}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else None
+
+
+def _header_fields(text: _Text, dialect: _Dialect, name: str) -> list[str]:
+    """The raw fields of the header record, parsed with the sniffed dialect."""
+    if len(dialect.delimiter) != 1 or len(dialect.quote) > 1 or len(dialect.escape) > 1:
+        return list(dialect.names)
+    buffer = io.StringIO(text.head, newline="")
+    reader = csv.reader(
+        buffer,
+        delimiter=dialect.delimiter,
+        quotechar=dialect.quote or None,
+        quoting=csv.QUOTE_MINIMAL if dialect.quote else csv.QUOTE_NONE,
+        escapechar=dialect.escape if dialect.escape and dialect.escape != dialect.quote else None,
+        doublequote=dialect.escape in ("", dialect.quote),
+        strict=False,
+    )
+    try:
+        for row in reader:
+            if not row:
+                continue
+            if not text.whole and buffer.tell() >= len(text.head):
+                raise BadFile(f"{name}: the header is longer than {HEAD_BYTES} bytes; check the delimiter")
+            return row
+    except csv.Error as e:
+        raise BadFile(f"{name}: cannot parse the header row: {e}; check the delimiter and quoting") from e
+    raise EmptyFile(f"{name} has no header row; give a file with a header row and data rows")
+
+
+def _csv_select(path: Path, dialect: _Dialect, names: list[str], as_text: set[str], attempt: int) -> str:
+    opts = {
+        "header": "true",
+        **dialect.options,
+        "store_rejects": "true",
+        "rejects_table": _lit(f"dataex_rejects_{attempt}"),
+        "rejects_scan": _lit(f"dataex_scans_{attempt}"),
+        "rejects_limit": str(_REJECTS_LIMIT),
+    }
+    if as_text:
+        opts["types"] = "{" + ", ".join(f"{_lit(c)}: 'VARCHAR'" for c in sorted(as_text)) + "}"
+    return _aliased(f"read_csv({_lit(path)}, {_options(opts)})", dialect.names, names)
+
+
+def _rejects(con: duckdb.DuckDBPyConnection, attempt: int) -> list[_Reject]:
+    rows = con.execute(
+        "SELECT line, line_byte_position, column_name, error_type, error_message "
+        f"FROM dataex_rejects_{attempt} ORDER BY line"
+    ).fetchall()
+    return [_Reject(int(r[0]), None if r[1] is None else int(r[1]), r[2], str(r[3]), str(r[4])) for r in rows]
+
+
+def _cast_failures(rejects: list[_Reject], text: _Text, dialect: _Dialect, name: str) -> set[str]:
+    """The columns whose values failed the sniffed type; raises for every other kind of reject."""
+    if any(r.kind == "INVALID ENCODING" for r in rejects):
+        _invalid_encoding(text, name)
+    ragged = [r for r in rejects if r.kind in _RAGGED]
+    if ragged:
+        raise _ragged_rows(ragged, text.path, dialect, name)
+    other = [r for r in rejects if r.kind != "CAST"]
+    if other:
+        line = _physical_lines(text.path, other[:1], dialect.newline)[0]
+        reason = other[0].message.strip().rstrip(".")
+        raise BadFile(f"{name}: line {line}: {reason}; fix that line", line=line)
+    return {r.column for r in rejects if r.column is not None}
+
+
+def _ragged_rows(ragged: list[_Reject], path: Path, dialect: _Dialect, name: str) -> RaggedRows:
+    unique = list({r.line: r for r in ragged}.values())
+    lines = _physical_lines(path, unique[:MAX_REPORTED_LINES], dialect.newline)
+    shown = ", ".join(str(n) for n in lines)
+    more = f" (first {MAX_REPORTED_LINES} shown)" if len(unique) > MAX_REPORTED_LINES else ""
+    return RaggedRows(
+        f"{name} has rows whose number of fields differs from the header's {len(dialect.names)}: "
+        f"line{'s' if len(lines) > 1 else ''} {shown}{more}; fix or remove those rows",
+        lines=lines,
+    )
+
+
+def _physical_lines(path: Path, rejects: Sequence[_Reject], newline: bytes) -> list[int]:
+    """1-based line numbers in ``path`` of the rejected records (DuckDB counts records, not lines).
+
+    DuckDB's ``line_byte_position`` is the 1-based offset where it starts the record (for CRLF
+    files: the LF ending the previous line), so the newlines among the first
+    ``line_byte_position`` bytes, plus one, give the line. Checked for LF and CRLF files in tests.
+    """
+    ends = [r.byte for r in rejects]
+    if any(e is None for e in ends):
+        return [r.line for r in rejects]
+    counts = _count_before(path, [e for e in ends if e is not None], newline)
+    return [c + 1 for c in counts]
+
+
+def _count_before(path: Path, ends: list[int], newline: bytes) -> list[int]:
+    """For each offset in ``ends`` (ascending), the number of ``newline`` bytes before it."""
+    result: list[int] = []
+    seen = 0
+    start = 0
+    with path.open("rb") as f:
+        while len(result) < len(ends):
+            chunk = f.read(CHUNK_BYTES)
+            stop = start + len(chunk)
+            while len(result) < len(ends) and (ends[len(result)] <= stop or not chunk):
+                result.append(seen + chunk.count(newline, 0, max(0, ends[len(result)] - start)))
+            seen += chunk.count(newline)
+            start = stop
+    return result
+
+
+# --- JSON Lines ---------------------------------------------------------------------------------
+
+
+class _Pairs(list[tuple[str, object]]):
+    """The key/value pairs of one JSON object, in order (duplicates kept)."""
+
+
+def _import_jsonl(source: Path, out: Path, scratch: _Scratch, fmt: str) -> ImportResult:
+    name = source.name
+    text = _open_text(source, scratch, name, ".jsonl")
+    _check_json_head(text, name)
+    try:
+        rows, columns = _json_to_parquet(text, out, scratch, name)
+    except _NotUtf8:
+        text = _gb18030_fallback(source, scratch, name, ".jsonl")
+        rows, columns = _json_to_parquet(text, out, scratch, name)
+    return _finish(name, rows, columns, fmt, text.encoding, header=False)
+
+
+def _check_json_head(text: _Text, name: str) -> None:
+    """Each line must be an object; keys in the head must be unique ignoring case."""
+    start = text.head.lstrip()
+    if not start.startswith("{"):
+        raise BadFile(
+            f"{name}: each line must be a JSON object ({{...}}) but the file starts with "
+            f"{start[:20]!r}; give one object per line"
+        )
+    lines = text.head.split("\n")
+    if not text.whole:
+        lines = lines[:-1]
+    seen: dict[str, str] = {}
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line, object_pairs_hook=_Pairs)
+        except json.JSONDecodeError:
+            return  # DuckDB reports the line
+        if isinstance(obj, _Pairs):
+            _check_keys([k for k, _ in obj], seen, name)
+
+
+def _check_keys(keys: Iterable[str], seen: dict[str, str], name: str) -> None:
+    local: set[str] = set()
+    for key in keys:
+        folded = key.strip().lower()
+        first = seen.setdefault(folded, key)
+        if folded in local or first != key:
+            dups = [first, key]
+            raise DuplicateColumns(
+                f"{name} has duplicate keys {first!r} and {key!r} (compared ignoring case); "
+                "rename them so every key is unique",
+                columns=dups,
+            )
+        local.add(folded)
+
+
+def _json_to_parquet(text: _Text, out: Path, scratch: _Scratch, name: str) -> tuple[int, list[Column]]:
+    with _duckdb(scratch) as con:
+        for sample in ("", ", sample_size=-1"):
+            source = f"read_json({_lit(text.path)}, format='newline_delimited'{sample})"
+            try:
+                described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+                _check_json_shape(described, name)
+                duck = [str(r[0]) for r in described]
+                rows = _copy(con, _aliased(source, duck, _canonical_names(duck, name)), out)
+            except duckdb.Error as e:
+                message = str(e)
+                if "invalid utf-8" in message.lower():
+                    _invalid_encoding(text, name)
+                if "transform error" in message.lower() and not sample:
+                    continue  # a value past DuckDB's type sample: infer types from the whole file
+                raise _json_error(e, text.path, name) from e
+            return rows, _describe(con, out)
+    raise BadFile(f"cannot read {name} as JSON Lines; check that every line is one JSON object")
+
+
+def _check_json_shape(described: list[tuple[object, ...]], name: str) -> None:
+    only = described[0] if len(described) == 1 else None
+    if only is not None and str(only[0]) == "json" and str(only[1]).startswith(("MAP(", "JSON")):
+        raise BadFile(
+            f"{name}: no columns could be inferred from the JSON objects (no keys, or too many "
+            "different keys); give every line the same keys"
+        )
+
+
+def _json_error(error: duckdb.Error, path: Path, name: str) -> BadFile:
+    message = _first_line(error, hide=path, name=name)
+    found = re.search(r"in line (\d+)", message)
+    if found is None:
+        return BadFile(f"cannot read {name} as JSON Lines: {message}")
+    reason = message.rsplit(": ", 1)[-1].strip().rstrip(".")
+    line = int(found.group(1))
+    if message.startswith("Malformed JSON"):
+        line = _malformed_line(path, line)
+    return BadFile(f"{name}: line {line} is not a valid JSON object ({reason}); fix that line", line=line)
+
+
+def _malformed_line(path: Path, reported: int) -> int:
+    """DuckDB 2.0 reports a malformed line one too far: check which of the two lines is broken."""
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if number < reported - 1:
+                continue
+            if number > reported:
+                break
+            if raw.strip() and not _parses(raw):
+                return number
+    return reported
+
+
+def _parses(raw: bytes) -> bool:
+    try:
+        json.loads(raw)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        return False
+    return True
+
+
+# --- Parquet ------------------------------------------------------------------------------------
+
+
+def _import_parquet(source: Path, out: Path, scratch: _Scratch, fmt: str) -> ImportResult:
+    name = source.name
+    try:
+        raw = list(pq.read_schema(source).names)
+    except (pa.ArrowException, OSError) as e:
+        raise BadFile(f"cannot read {name} as Parquet: {_first_line(e)}; give a valid Parquet file") from e
+    names = _canonical_names(raw, name)
+    with _duckdb(scratch) as con:
+        read = f"read_parquet({_lit(source)})"
+        try:
+            duck = [str(r[0]) for r in con.execute(f"DESCRIBE SELECT * FROM {read}").fetchall()]
+            rows = _copy(con, _aliased(read, duck, names), out)
+        except duckdb.Error as e:
+            reason = _first_line(e, hide=source, name=name)
+            raise BadFile(f"cannot read {name} as Parquet: {reason}; give a valid Parquet file") from e
+        columns = _describe(con, out)
+    return _finish(name, rows, columns, fmt, None, header=False)
+
+
+# --- xlsx ---------------------------------------------------------------------------------------
+
+
+def _import_xlsx(source: Path, out: Path, scratch: _Scratch, fmt: str) -> ImportResult:
+    name = source.name
+    converted = scratch.path(".csv")
+    _xlsx_to_csv(source, converted, name)
+    head_bytes, whole = _read_head(converted)
+    text = _Text(converted, "utf-8", _decode(head_bytes, "utf-8", final=whole), whole)
+    options = {"delim": _lit(","), "quote": _lit('"'), "escape": _lit('"')}
+    rows, columns = _delimited_to_parquet(text, out, scratch, name, options)
+    return _finish(name, rows, columns, fmt, None, header=True)
+
+
+def _xlsx_to_csv(source: Path, dst: Path, name: str) -> None:
+    """Streams the first sheet's rows into a UTF-8 CSV; the first non-empty row is the header."""
+    try:
+        workbook = python_calamine.CalamineWorkbook.from_path(os.fspath(source))
+    except python_calamine.CalamineError as e:
+        raise BadFile(f"cannot read {name} as an Excel workbook: {e}; give a valid .xlsx file") from e
+    try:
+        sheet = workbook.get_sheet_by_index(0)
+        first_row = sheet.start[0] + 1 if sheet.start is not None else 1
+        with dst.open("w", encoding="utf-8", newline="") as f:
+            _write_sheet(sheet.iter_rows(), csv.writer(f, lineterminator="\n"), first_row, name)
+    except python_calamine.CalamineError as e:
+        raise BadFile(f"cannot read {name} as an Excel workbook: {e}; give a valid .xlsx file") from e
+    finally:
+        workbook.close()
+
+
+def _write_sheet(rows: Iterable[Sequence[object]], writer: _RowWriter, first_row: int, name: str) -> None:
+    width = 0
+    ragged: list[int] = []
+    for index, cells in enumerate(rows):
+        values = [_cell_text(c) for c in cells]
+        if not any(values):
+            continue
+        if width == 0:
+            width = max(i for i, v in enumerate(values) if v) + 1
+            writer.writerow(values[:width])
+        elif any(values[width:]):
+            ragged.append(first_row + index)
+            if len(ragged) > MAX_REPORTED_LINES:
+                break
+        else:
+            writer.writerow(values[:width] + [""] * (width - len(values)))
+    if width == 0:
+        raise EmptyFile(f"{name}: the first sheet is empty; put a header row and data rows in it")
+    if ragged:
+        lines = ragged[:MAX_REPORTED_LINES]
+        raise RaggedRows(
+            f"{name} has rows with values to the right of the last header column: "
+            f"row{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines))}; "
+            "give those columns a header or remove the values",
+            lines=lines,
+        )
+
+
+class _RowWriter(Protocol):
+    """The part of ``csv.writer`` that ``_write_sheet`` uses."""
+
+    def writerow(self, row: Iterable[Any], /) -> Any: ...
+
+
+def _cell_text(value: object) -> str:
+    """A cell as CSV text: integral floats as ints, dates and times in ISO format, empty as ''."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+_Importer = Callable[[Path, Path, _Scratch, str], ImportResult]
+_IMPORTERS: dict[str, _Importer] = {
+    "csv": _import_csv,
+    "tsv": _import_csv,
+    "jsonl": _import_jsonl,
+    "parquet": _import_parquet,
+    "xlsx": _import_xlsx,
+}

@@ -1,0 +1,1 @@
+"""Tests for the seeded synthetic demo and benchmark data."""
