@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -114,3 +125,65 @@ class CheckpointRow(Base):
     root: Mapped[bytes] = mapped_column(LargeBinary(32))
     note: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class DatasetMetadataRow(Base):
+    """Descriptive metadata of a dataset, following Croissant's core and RAI vocabularies.
+
+    ``fields`` maps a column name to ``{"description": str, "semantic_type": str | None}``; ``rai`` holds
+    the Croissant RAI properties by their snake_case names (``data_collection``, ``annotation_protocol``,
+    ``limitations``, ``biases``, ``personal_sensitive_information``, …; see docs/metadata.md).
+    """
+
+    __tablename__ = "dataset_metadata"
+
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    keywords: Mapped[list[Any]]
+    temporal_coverage: Mapped[str | None] = mapped_column(String(200))
+    spatial_coverage: Mapped[str | None] = mapped_column(String(200))
+    languages: Mapped[list[Any]]
+    fields: Mapped[dict[str, Any]]
+    rai: Mapped[dict[str, Any]]
+    visibility: Mapped[str] = mapped_column(String(20), default="public")
+    updated_at: Mapped[datetime]
+
+
+class DemandRow(Base):
+    """A consumer's request for data on the demand board. ``budget`` is in fen (integer minor units)."""
+
+    __tablename__ = "demands"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    consumer_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text, default="")
+    fields: Mapped[list[Any]]
+    purpose: Mapped[str] = mapped_column(String(500))
+    budget: Mapped[int | None] = mapped_column(BigInteger)
+    deadline: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    created_at: Mapped[datetime]
+
+
+class ClassificationRow(Base):
+    """The stored personal-information classification of a dataset (see privacy/detect)."""
+
+    __tablename__ = "classifications"
+
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), primary_key=True)
+    grade: Mapped[str] = mapped_column(String(40))
+    fields: Mapped[list[Any]]
+    overrides: Mapped[dict[str, Any]]
+    computed_at: Mapped[datetime]
+
+
+class QualityReportRow(Base):
+    """The stored GB/T 36344 quality report of a dataset; ``report`` is the owner's full view."""
+
+    __tablename__ = "quality_reports"
+
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), primary_key=True)
+    grade: Mapped[str] = mapped_column(String(4))
+    report: Mapped[dict[str, Any]]
+    computed_at: Mapped[datetime]
