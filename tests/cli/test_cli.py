@@ -181,3 +181,38 @@ def test_kill_9_during_a_large_registration_leaves_the_node_consistent(home: Pat
         stored = [p.name for p in (home / "store").rglob("*.parquet")]
         assert len(stored) == len(datasets) <= 1
     assert killed_at, "the registration finished before any kill; make the file bigger"
+
+
+def test_serve_answers_http_on_loopback(home: Path) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATAEX_")}
+    proc = subprocess.Popen(
+        [*DATAEX, "serve", "--home", str(home), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        body = None
+        deadline = time.monotonic() + 30
+        while body is None and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/.well-known/dataex/node-key", timeout=1
+                ) as r:
+                    body = json.loads(r.read())
+            except OSError:
+                time.sleep(0.1)
+        assert body is not None, "dataex serve did not answer within 30 s"
+        assert body["kty"] == "OKP"
+        assert body["x"] == json.loads(run("node", "key", "--json", home=home).stdout)["x"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/openapi.json", timeout=5) as r:
+            assert "/datasets" in json.loads(r.read())["paths"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -14,9 +14,12 @@ handed to ``datasketch`` (``MinHash`` and ``MinHashLSH``) for estimation and ind
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
+
+if TYPE_CHECKING:
+    from datasketch import MinHash
 
 NUM_BINS = 128
 _EMPTY = np.uint64(np.iinfo(np.uint64).max)
@@ -62,6 +65,8 @@ def densify(mins: np.ndarray) -> np.ndarray:
 
 
 def to_minhash(signature: bytes) -> MinHash:
+    from datasketch import MinHash  # imported here: it pulls in scipy, slow for `dataex --help`
+
     return MinHash(seed=_SEED, scheme=_SCHEME, hashvalues=np.frombuffer(signature, dtype="<u8"))
 
 
@@ -78,6 +83,8 @@ def similar(
     An LSH index, banded for a lower threshold so that pairs near the threshold are not missed,
     picks the candidates; each is then confirmed on the full signature.
     """
+    from datasketch import MinHashLSH
+
     sigs = dict(candidates)
     if not sigs:
         return []
