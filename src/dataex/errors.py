@@ -209,3 +209,59 @@ class IntegrityError(DataexError):
 
     code = "integrity_error"
     status = 500
+
+
+class AccessDenied(Forbidden):
+    """``authorize()`` denied an access; ``rule`` names the rule that decided it."""
+
+    code = "access_denied"
+
+    def __init__(self, message: str, *, rule: str, contract_id: str | None = None) -> None:
+        super().__init__(message, rule=rule, contract_id=contract_id)
+        self.rule = rule
+        self.contract_id = contract_id
+
+
+class OfferNotFound(NotFound):
+    """No offer with this id."""
+
+    code = "offer_not_found"
+
+    def __init__(self, offer_id: str) -> None:
+        super().__init__(
+            f"no offer with id {offer_id!r} (list them with `dataex offer list`)", offer_id=offer_id
+        )
+        self.offer_id = offer_id
+
+
+class ContractNotFound(NotFound):
+    """No contract with this id."""
+
+    code = "contract_not_found"
+
+    def __init__(self, contract_id: str) -> None:
+        super().__init__(f"no contract with id {contract_id!r}", contract_id=contract_id)
+        self.contract_id = contract_id
+
+
+class InvalidTransition(Conflict):
+    """A contract state change that its current state does not allow."""
+
+    code = "invalid_transition"
+
+    def __init__(self, message: str, *, contract_id: str, state: str, event: str) -> None:
+        super().__init__(message, contract_id=contract_id, state=state, event=event)
+        self.contract_id = contract_id
+        self.state = state
+        self.event = event
+
+
+class BudgetExhausted(Conflict):
+    """A charge that would overspend a contract's remaining budget (nothing was charged)."""
+
+    code = "budget_exhausted"
+
+    def __init__(self, message: str, *, contract_id: str, counter: str) -> None:
+        super().__init__(message, contract_id=contract_id, counter=counter)
+        self.contract_id = contract_id
+        self.counter = counter

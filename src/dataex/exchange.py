@@ -25,6 +25,7 @@ from dataex.identity import parties
 from dataex.identity.keys import NodeKey
 from dataex.identity.parties import Party, insert_party, new_id
 from dataex.ledger.log import TransparencyLog, utc_now
+from dataex.privacy.classify import classify_dataset
 from dataex.storage.staging import Staging
 from dataex.storage.store import FsspecStore
 
@@ -184,8 +185,10 @@ class Exchange:
         derived_from: str | None = None,
         actor: str = "operator",
         source_name: str | None = None,
+        analyze: bool = True,
     ) -> Registration:
-        return registration.register(
+        """Registers a file; then (``analyze``) classifies the new dataset, each step logged."""
+        reg = registration.register(
             self,
             path,
             owner_id=owner,
@@ -196,6 +199,9 @@ class Exchange:
             actor=actor,
             source_name=source_name,
         )
+        if reg.created and analyze:
+            analyze_dataset(self, reg.dataset.id)
+        return reg
 
     def list_datasets(self, *, owner: str | None = None) -> list[Dataset]:
         with self.session() as s:
@@ -239,6 +245,11 @@ class Exchange:
         """A write transaction: committed when the block ends, rolled back on any error."""
         with self._writers() as s, s.begin():
             yield s
+
+
+def analyze_dataset(ex: Exchange, dataset_id: str) -> None:
+    """What runs after every registration: classification first (the quality report needs it)."""
+    classify_dataset(ex, dataset_id)
 
 
 def _settings(settings: Settings | None, options: dict[str, Any]) -> Settings:

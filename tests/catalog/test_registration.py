@@ -177,3 +177,17 @@ def test_consumers_cannot_own_data(fresh_node: Node, visits_csv: Path) -> None:
     lab = add(fresh_node, "AI lab", kind="ai_team", role="consumer")
     with pytest.raises(Forbidden):
         fresh_node.ex.register(visits_csv, owner=lab.party.id, title="t", license="x")
+
+
+def test_registration_classifies_the_new_dataset(fresh_node: Node, hospital: Actor, visits_csv: Path) -> None:
+    from dataex.privacy.classify import get_classification
+
+    ex = fresh_node.ex
+    d = ex.register(visits_csv, owner=hospital.party.id, title="visits", license="x").dataset
+    result = get_classification(ex, d.id)
+    types = {f["name"]: f["type"] for f in result.fields}
+    assert types["id_no"] == "cn_resident_id"
+    assert types["diagnosis"] == "medical_diagnosis"
+    last = ex.prove_inclusion(d.log_index + 1)["entry"]
+    assert last["event"] == "dataset.classified"
+    assert last["data"]["dataset_id"] == d.id

@@ -22,6 +22,7 @@ from dataex.catalog.certificate import CERT_VERSION, sign_certificate
 from dataex.catalog.datasets import RIGHTS, Dataset, get_dataset_row
 from dataex.catalog.digest import digest_parquet, schema_hash
 from dataex.catalog.minhash import similar
+from dataex.catalog.search import reindex_dataset
 from dataex.db.models import DatasetRow, PartyRow
 from dataex.errors import Forbidden, InvalidInput, NotOriginal, PartyNotFound
 from dataex.identity.parties import new_id
@@ -132,6 +133,7 @@ def register(
             entry = ex.log.append(s, "dataset.registered", registration_record(row), actor=actor)
             row.log_index = entry.index
             row.certificate = sign_certificate(ex.key, certificate_payload(ex, row, owner))
+            reindex_dataset(s, row.id)
             ex.log.checkpoint(s)
             dataset = Dataset.of(row)
         ex.store.put(ready, sha)

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
+from dataex.cli.common import As, Home, Json, open_node, settings
 from dataex.cli.output import emit_json, handled, kv, out_console, report, table
-from dataex.config import Settings, default_home
 from dataex.errors import Forbidden, InputFileNotFound
 from dataex.exchange import Exchange
 
@@ -30,25 +30,6 @@ app.add_typer(datasets_app, name="datasets")
 app.add_typer(cert_app, name="cert")
 app.add_typer(audit_app, name="audit")
 app.add_typer(node_app, name="node")
-
-Home = Annotated[
-    Path | None, typer.Option("--home", help="Node directory [default: $DATAEX_HOME or ./.dataex]")
-]
-Json = Annotated[bool, typer.Option("--json", help="Print exactly one JSON document on stdout.")]
-As = Annotated[
-    str | None,
-    typer.Option(
-        "--as", envvar="DATAEX_TOKEN", show_envvar=True, help="Act as the party holding this API token."
-    ),
-]
-
-
-def settings(home: Path | None, **extra: Any) -> Settings:
-    return Settings(home=home or default_home(), **{k: v for k, v in extra.items() if v is not None})
-
-
-def open_node(home: Path | None) -> Exchange:
-    return Exchange.open(settings(home))
 
 
 def main() -> None:
@@ -345,6 +326,17 @@ def _null() -> Any:
     from contextlib import nullcontext
 
     return nullcontext()
+
+
+def _register_domains() -> None:
+    """Adds the commands each domain module contributes."""
+    from dataex.cli import catalog, contracts, privacy, search
+
+    for module in (catalog, search, privacy, contracts):
+        module.register_commands(app)
+
+
+_register_domains()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -187,3 +187,102 @@ class QualityReportRow(Base):
     grade: Mapped[str] = mapped_column(String(4))
     report: Mapped[dict[str, Any]]
     computed_at: Mapped[datetime]
+
+
+class SearchDocumentRow(Base):
+    """A dataset's search document: each text already segmented into space-separated terms.
+
+    Written only by ``dataex.catalog.search.reindex_dataset``. Migration 0004 adds the backend's
+    full-text index over it, which the models do not describe (see ``include_name``): on SQLite the
+    FTS5 table ``search_fts`` (external content, kept in sync by triggers), on PostgreSQL the
+    generated ``tsv`` tsvector column and its GIN index. See docs/search.md.
+    """
+
+    __tablename__ = "search_documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), unique=True, index=True)
+    title: Mapped[str] = mapped_column(Text)
+    keywords: Mapped[str] = mapped_column(Text)
+    column_names: Mapped[str] = mapped_column(Text)
+    field_descriptions: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+SEARCH_INDEX_TABLE_PREFIX = "search_fts"
+SEARCH_INDEX_PG_OBJECTS = frozenset({"tsv", "ix_search_documents_tsv"})
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:  # noqa: ARG001
+    """Alembic autogenerate filter: hides the search index objects no model describes.
+
+    Those are SQLite's FTS5 table ``search_fts`` and its shadow tables (``search_fts_data``, …) and
+    PostgreSQL's generated column ``search_documents.tsv`` and index ``ix_search_documents_tsv``.
+    """
+    if name is None:
+        return True
+    if type_ == "table":
+        return not name.startswith(SEARCH_INDEX_TABLE_PREFIX)
+    if type_ in ("column", "index"):
+        return name not in SEARCH_INDEX_PG_OBJECTS
+    return True
+
+
+class OfferRow(Base):
+    """A provider's offer of a dataset at one access tier (see dataex.contracts.offers).
+
+    ``price`` is ``{"amount_fen": int, "unit": "flat" | "row" | "epsilon" | "query"}``; budgets are
+    fixed-point integers (``epsilon_nano`` in 1e-9 ε, ``delta_atto`` in 1e-18 δ) so sums are exact.
+    ``policy`` is the W3C ODRL 2.2 Offer (JSON-LD) as written by dataex.contracts.odrl.
+    """
+
+    __tablename__ = "offers"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), index=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    tier: Mapped[str] = mapped_column(String(4))
+    purposes: Mapped[list[Any]]
+    expires_at: Mapped[datetime | None]
+    price: Mapped[dict[str, Any]]
+    epsilon_nano: Mapped[int | None] = mapped_column(BigInteger)
+    delta_atto: Mapped[int | None] = mapped_column(BigInteger)
+    max_rows: Mapped[int | None] = mapped_column(BigInteger)
+    max_queries: Mapped[int | None] = mapped_column(BigInteger)
+    prohibitions: Mapped[list[Any]]
+    duties: Mapped[list[Any]]
+    approval: Mapped[str] = mapped_column(String(10))
+    legal_basis: Mapped[str | None] = mapped_column(String(40))
+    policy: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    log_index: Mapped[int] = mapped_column(BigInteger)
+
+
+class ContractRow(Base):
+    """A consumer's contract under an offer; its state changes only through contracts.lifecycle.
+
+    ``remaining_*`` counters are ``None`` when the offer sets no limit; budget.charge decrements them
+    under a row lock. ``agreement`` is the ODRL 2.2 Agreement, set on approval.
+    """
+
+    __tablename__ = "contracts"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    offer_id: Mapped[str] = mapped_column(ForeignKey("offers.id"), index=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), index=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    consumer_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    tier: Mapped[str] = mapped_column(String(4))
+    purpose: Mapped[str] = mapped_column(String(100))
+    note: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    expires_at: Mapped[datetime | None]
+    remaining_epsilon_nano: Mapped[int | None] = mapped_column(BigInteger)
+    remaining_delta_atto: Mapped[int | None] = mapped_column(BigInteger)
+    remaining_rows: Mapped[int | None] = mapped_column(BigInteger)
+    remaining_queries: Mapped[int | None] = mapped_column(BigInteger)
+    agreement: Mapped[dict[str, Any] | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

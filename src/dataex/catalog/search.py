@@ -1,0 +1,313 @@
+"""Full-text search over the catalog, in Chinese and English, on SQLite and PostgreSQL.
+
+Each dataset has one search document (``search_documents``): its title, keywords, column names,
+field descriptions and description, each segmented into terms by ``dataex.catalog.text``. The
+backend ranks: SQLite with FTS5's ``bm25()`` (column weights below), PostgreSQL with
+``ts_rank_cd`` over a weighted tsvector. Snippets and ``matched_fields`` are built here, from the
+original (unsegmented) text and the query's terms, so they read the same on both backends.
+See docs/search.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from sqlalchemy import ColumnElement, Select, String, bindparam, func, literal_column, or_, select, text
+from sqlalchemy.orm import Session
+
+from dataex.catalog import text as tx
+from dataex.catalog.datasets import get_dataset_row
+from dataex.catalog.snippets import field_texts, snippet
+from dataex.db.models import (
+    ClassificationRow,
+    DatasetMetadataRow,
+    DatasetRow,
+    QualityReportRow,
+    SearchDocumentRow,
+)
+from dataex.errors import InvalidInput
+from dataex.identity.parties import Party
+from dataex.ledger.log import utc_now
+
+if TYPE_CHECKING:
+    from dataex.exchange import Exchange
+
+MAX_QUERY_CHARS: Final = 500
+MAX_LIMIT: Final = 100
+INDEXED: Final = ("title", "keywords", "column_names", "field_descriptions", "description")
+# FTS5 bm25() weights, in the column order of search_fts (see migration 0004).
+BM25_WEIGHTS: Final = (10.0, 5.0, 4.0, 2.0, 1.0)
+Mode = Literal["all", "any"]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    dataset_id: str
+    title: str
+    owner_id: str
+    license: str
+    score: float
+    snippet: str
+    matched_fields: list[str]
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    terms: list[str]
+    mode: Mode
+    total: int
+    hits: list[SearchHit]
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Whose view of the catalog: the operator sees every dataset, a party its own private ones."""
+
+    party_id: str | None
+    sees_all: bool
+
+    @classmethod
+    def of(cls, actor: Party | None) -> Viewer:
+        if actor is None or actor.is_operator:
+            return cls(party_id=None, sees_all=True)
+        return cls(party_id=actor.id, sees_all=False)
+
+
+@dataclass(frozen=True)
+class Filters:
+    license: str | None = None
+    owner: str | None = None
+    quality_grade: str | None = None
+    sensitivity: str | None = None
+
+
+# -- indexing ----------------------------------------------------------------------------------
+def document(row: DatasetRow, meta: DatasetMetadataRow | None) -> dict[str, str]:
+    """The segmented texts of a dataset's search document."""
+    texts = field_texts(row, meta)
+    names = [t for c in row.columns for t in tx.identifier_terms(str(c.get("name", "")))]
+    return {
+        "title": tx.joined(tx.terms(texts["title"])),
+        "keywords": tx.joined(tx.terms(texts["keywords"])),
+        "column_names": tx.joined(names),
+        "field_descriptions": tx.joined(tx.terms(texts["field_descriptions"])),
+        "description": tx.joined(tx.terms(texts["description"])),
+    }
+
+
+def reindex_dataset(session: Session, dataset_id: str) -> None:
+    """(Re)builds the dataset's search document inside the caller's transaction."""
+    row = get_dataset_row(session, dataset_id)
+    doc = document(row, session.get(DatasetMetadataRow, dataset_id))
+    existing = session.scalar(select(SearchDocumentRow).where(SearchDocumentRow.dataset_id == dataset_id))
+    if existing is None:
+        session.add(SearchDocumentRow(dataset_id=dataset_id, updated_at=utc_now(), **doc))
+    elif any(getattr(existing, k) != v for k, v in doc.items()):
+        for k, v in doc.items():
+            setattr(existing, k, v)
+        existing.updated_at = utc_now()
+    session.flush()
+
+
+def rebuild_index(ex: Exchange) -> int:
+    """Rebuilds every dataset's search document (after an upgrade, or a tokenizer change)."""
+    with ex.transaction() as s:
+        ids = list(s.scalars(select(DatasetRow.id).order_by(DatasetRow.id)))
+        for dataset_id in ids:
+            reindex_dataset(s, dataset_id)
+        if s.get_bind().dialect.name == "sqlite":
+            s.execute(text("INSERT INTO search_fts(search_fts) VALUES ('rebuild')"))
+    return len(ids)
+
+
+# -- querying ----------------------------------------------------------------------------------
+def query_terms(query: str) -> list[str]:
+    """The distinct terms of a query; ``InvalidInput`` for an empty, too long or wordless query."""
+    stripped = query.strip()
+    if not stripped:
+        raise InvalidInput("the search query is empty; give one or more words, e.g. 门诊 诊断")
+    if len(stripped) > MAX_QUERY_CHARS:
+        raise InvalidInput(
+            f"the search query has {len(stripped)} characters; the limit is {MAX_QUERY_CHARS}",
+            length=len(stripped),
+            limit=MAX_QUERY_CHARS,
+        )
+    found = tx.distinct(tx.terms(stripped))
+    if not found:
+        raise InvalidInput(
+            f"the search query {stripped[:40]!r} has no searchable words (only punctuation or stop words)"
+        )
+    return found
+
+
+def match_expression(dialect: str, terms: Sequence[str], mode: Mode) -> str:
+    """The backend's full-text query for ``terms`` (all of them, or any of them)."""
+    quoted = [t.replace('"', "").replace("'", "") for t in terms]
+    if dialect == "sqlite":
+        return (" AND " if mode == "all" else " OR ").join(f'"{t}"' for t in quoted)
+    return (" & " if mode == "all" else " | ").join(f"'{t}'" for t in quoted)
+
+
+def _hits(dialect: str) -> Any:
+    """A subquery of (doc_id, score) for the documents matching the bound parameter ``:q``."""
+    if dialect == "sqlite":
+        weights = ", ".join(str(w) for w in BM25_WEIGHTS)
+        return (
+            select(
+                literal_column("search_fts.rowid").label("doc_id"),
+                literal_column(f"-bm25(search_fts, {weights})").label("score"),
+            )
+            .select_from(text("search_fts"))
+            .where(text("search_fts MATCH :q"))
+            .subquery("hits")
+        )
+    tsv: ColumnElement[Any] = literal_column("search_documents.tsv")
+    tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), bindparam("q", type_=String))
+    return (
+        select(SearchDocumentRow.id.label("doc_id"), func.ts_rank_cd(tsv, tsquery, 1).label("score"))
+        .where(tsv.op("@@")(tsquery))
+        .subquery("hits")
+    )
+
+
+def visible_to(viewer: Viewer) -> ColumnElement[bool] | None:
+    """The condition a dataset must meet for ``viewer`` to see it (``None``: no condition)."""
+    if viewer.sees_all:
+        return None
+    public = func.coalesce(DatasetMetadataRow.visibility, "public") != "private"
+    if viewer.party_id is None:
+        return public
+    return or_(public, DatasetRow.owner_id == viewer.party_id)
+
+
+def ranked_query(dialect: str, viewer: Viewer, filters: Filters) -> Select[Any]:
+    """Datasets matching ``:q``, visible to ``viewer`` and passing ``filters``, best first."""
+    hits = _hits(dialect)
+    q = (
+        select(DatasetRow.id, hits.c.score, func.count().over().label("total"))
+        .select_from(hits)
+        .join(SearchDocumentRow, SearchDocumentRow.id == hits.c.doc_id)
+        .join(DatasetRow, DatasetRow.id == SearchDocumentRow.dataset_id)
+        .outerjoin(DatasetMetadataRow, DatasetMetadataRow.dataset_id == DatasetRow.id)
+        .order_by(hits.c.score.desc(), DatasetRow.id)
+    )
+    visible = visible_to(viewer)
+    if visible is not None:
+        q = q.where(visible)
+    if filters.license is not None:
+        q = q.where(func.lower(DatasetRow.license) == filters.license.strip().lower())
+    if filters.owner is not None:
+        q = q.where(DatasetRow.owner_id == filters.owner)
+    if filters.quality_grade is not None:
+        q = q.join(QualityReportRow, QualityReportRow.dataset_id == DatasetRow.id).where(
+            QualityReportRow.grade == filters.quality_grade
+        )
+    if filters.sensitivity is not None:
+        q = q.join(ClassificationRow, ClassificationRow.dataset_id == DatasetRow.id).where(
+            ClassificationRow.grade == filters.sensitivity
+        )
+    return q
+
+
+def ranked(
+    session: Session,
+    terms: Sequence[str],
+    *,
+    mode: Mode,
+    viewer: Viewer,
+    filters: Filters | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> tuple[list[tuple[str, float]], int]:
+    """One page of (dataset id, score), best first, and the number of all matching datasets."""
+    dialect = session.get_bind().dialect.name
+    q = ranked_query(dialect, viewer, filters or Filters()).limit(limit).offset(offset)
+    rows = session.execute(q, {"q": match_expression(dialect, terms, mode)}).all()
+    if rows:
+        return [(r[0], float(r[1])) for r in rows], int(rows[0][2])
+    if offset == 0:
+        return [], 0
+    count = session.execute(
+        select(func.count()).select_from(ranked_query(dialect, viewer, filters or Filters()).subquery()),
+        {"q": match_expression(dialect, terms, mode)},
+    ).scalar_one()
+    return [], int(count)
+
+
+def _validate_page(limit: int, offset: int, tier: str | None) -> None:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}; got {limit}")
+    if offset < 0:
+        raise InvalidInput(f"offset must be 0 or more; got {offset}")
+    if tier is not None:
+        raise InvalidInput(
+            "filtering by offered tier is not available yet: offers arrive with the contracts and "
+            "market work; leave out the tier filter"
+        )
+
+
+def search(
+    ex: Exchange,
+    query: str,
+    *,
+    limit: int = 20,
+    offset: int = 0,
+    license: str | None = None,
+    owner: str | None = None,
+    tier: str | None = None,
+    quality_grade: str | None = None,
+    sensitivity: str | None = None,
+    actor: Party | None = None,
+) -> SearchResult:
+    """Ranked datasets for ``query``; all terms must match, or (when none does) any of them.
+
+    ``actor`` ``None`` is the local operator, who sees every dataset; a party sees public datasets
+    and its own private ones.
+    """
+    _validate_page(limit, offset, tier)
+    found = query_terms(query)
+    filters = Filters(license=license, owner=owner, quality_grade=quality_grade, sensitivity=sensitivity)
+    viewer = Viewer.of(actor)
+    with ex.session() as s:
+        mode: Mode = "all"
+        page, total = ranked(s, found, mode=mode, viewer=viewer, filters=filters, limit=limit, offset=offset)
+        if total == 0 and len(found) > 1:
+            mode = "any"
+            page, total = ranked(
+                s, found, mode=mode, viewer=viewer, filters=filters, limit=limit, offset=offset
+            )
+        hits = _describe_hits(s, page, found)
+    return SearchResult(query=query.strip(), terms=found, mode=mode, total=total, hits=hits)
+
+
+def _describe_hits(session: Session, page: list[tuple[str, float]], found: list[str]) -> list[SearchHit]:
+    if not page:
+        return []
+    ids = [dataset_id for dataset_id, _ in page]
+    rows = session.execute(
+        select(DatasetRow, DatasetMetadataRow, SearchDocumentRow)
+        .join(SearchDocumentRow, SearchDocumentRow.dataset_id == DatasetRow.id)
+        .outerjoin(DatasetMetadataRow, DatasetMetadataRow.dataset_id == DatasetRow.id)
+        .where(DatasetRow.id.in_(ids))
+    ).all()
+    by_id = {r[0].id: r for r in rows}
+    wanted = set(found)
+    hits = []
+    for dataset_id, score in page:
+        row, meta, doc = by_id[dataset_id]
+        matched = [f for f in INDEXED if wanted & set(str(getattr(doc, f)).split())]
+        hits.append(
+            SearchHit(
+                dataset_id=row.id,
+                title=row.title,
+                owner_id=row.owner_id,
+                license=row.license,
+                score=round(score, 6),
+                snippet=snippet(field_texts(row, meta), found, matched),
+                matched_fields=matched,
+            )
+        )
+    return hits

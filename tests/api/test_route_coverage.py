@@ -1,0 +1,167 @@
+"""Every route of the HTTP API is public by design, operator-only, or passes through authorize().
+
+Routers are discovered from ``dataex.api.routes`` (every module with a ``router``), so a router
+added by anyone is checked too. To classify a new route, either
+* guard it: depend on ``dataex.api.deps.Operator`` (operator only) or on
+  ``dataex.api.deps.authorized(action)`` (runs ``authorize()``; data routes), or
+* list it below: in PUBLIC (no token) or PARTY_SCOPED (a token, and a service that checks the party
+  against the object and logs refusals), with the reason.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
+
+import dataex.api.routes
+from dataex.api import deps
+from dataex.api.app import create_app
+from tests.conftest import Node
+
+LOG = "the transparency log is public: auditors verify it without trusting the operator"
+PUBLIC: dict[tuple[str, str], str] = {
+    ("GET", "/.well-known/dataex/node-key"): "the node's public key verifies certificates and checkpoints",
+    ("GET", "/log/checkpoint"): LOG,
+    ("GET", "/log/proof/{index}"): LOG,
+    ("GET", "/log/consistency"): LOG,
+    ("GET", "/datasets/{dataset_id}/certificate"): "a registration certificate is a public proof of rights",
+    # L0 catalog views with an optional token; their services give anonymous callers the public view
+    (
+        "GET",
+        "/datasets/{dataset_id}/croissant",
+    ): "L0 Croissant metadata, public view without a token",
+    ("GET", "/datasets/{dataset_id}/metadata"): "L0 catalog metadata, public view without a token",
+    ("GET", "/catalog/dcat"): "the DCAT catalog of public metadata (L0)",
+}
+DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+SCOPED = "authenticated; the contracts service checks the party against the offer/contract and logs refusals"
+PARTY_SCOPED: dict[tuple[str, str], str] = {
+    ("GET", "/parties/me"): "a party reads its own record",
+    ("GET", "/datasets"): "catalog listing (L0 metadata) for any authenticated party",
+    ("GET", "/datasets/{dataset_id}"): "catalog metadata (L0) for any authenticated party",
+    ("POST", "/datasets"): "registration: the service makes the acting party the owner",
+    ("PUT", "/datasets/{dataset_id}/metadata"): "the catalog service lets only the owner edit metadata",
+    ("GET", "/datasets/{dataset_id}/classification"): "the privacy service shows it to the owner",
+    ("POST", "/datasets/{dataset_id}/classification/overrides"): "the privacy service lets only the owner",
+    ("GET", "/search"): "catalog search over L0 metadata",
+    ("POST", "/demands"): "a consumer posts its own demand",
+    ("GET", "/demands"): "the demand board",
+    ("GET", "/demands/{demand_id}"): "the demand board",
+    ("POST", "/demands/{demand_id}/close"): "the search service lets only the demand's owner close it",
+    ("GET", "/demands/{demand_id}/matches"): "L0 metadata of datasets matching a demand",
+    ("GET", "/datasets/{dataset_id}/demands"): "demands matching a dataset (no data)",
+    ("POST", "/offers"): "only the dataset's owner may offer it (" + SCOPED + ")",
+    ("GET", "/offers"): "offers are catalog information (L0)",
+    ("POST", "/offers/{offer_id}/contracts"): SCOPED,
+    ("GET", "/contracts"): "a party's own contracts; every contract for auditors and the operator",
+    ("GET", "/contracts/{contract_id}"): SCOPED,
+    ("POST", "/contracts/{contract_id}/approve"): SCOPED,
+    ("POST", "/contracts/{contract_id}/reject"): SCOPED,
+    ("POST", "/contracts/{contract_id}/revoke"): SCOPED,
+    ("GET", "/contracts/{contract_id}/odrl"): SCOPED,
+}
+
+
+def flat_routes(routes: Sequence[BaseRoute]) -> list[BaseRoute]:
+    """Routes with their full paths; FastAPI >= 0.165 keeps included routers as lazy branches."""
+    try:
+        from fastapi.routing import _iter_included_route_candidates
+    except ImportError:  # older FastAPI copies the routes of an included router into app.routes
+        return list(routes)
+    return list(_iter_included_route_candidates(routes))
+
+
+def full_app(node: Node) -> FastAPI:
+    """``create_app`` plus every router under ``dataex.api.routes`` it does not include yet."""
+    app = create_app(node.ex)
+    for info in pkgutil.iter_modules(dataex.api.routes.__path__):
+        module = importlib.import_module(f"dataex.api.routes.{info.name}")
+        router = getattr(module, "router", None)
+        if router is None:
+            continue
+        present = {(r.path, frozenset(r.methods)) for r in flat_routes(app.routes) if isinstance(r, APIRoute)}
+        mine = [r for r in flat_routes(router.routes) if isinstance(r, APIRoute)]
+        if any((r.path, frozenset(r.methods)) not in present for r in mine):
+            app.include_router(router)
+    return app
+
+
+def calls(dependant: Dependant) -> Iterator[Any]:
+    for sub in dependant.dependencies:
+        yield sub.call
+        yield from calls(sub)
+
+
+def guard(route: APIRoute) -> str | None:
+    for call in calls(route.dependant):
+        if call is deps.operator:
+            return "operator"
+        if getattr(call, "__dataex_authorize__", None):
+            return "authorize"
+    return None
+
+
+def test_every_route_is_classified(sqlite_node: Node) -> None:
+    app = full_app(sqlite_node)
+    problems: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for route in flat_routes(app.routes):
+        if not isinstance(route, APIRoute):
+            path = getattr(route, "path", "?")
+            if path not in DOCS:
+                problems.append(
+                    f"{path}: a non-API route; add it to DOCS in {__name__} if it is documentation"
+                )
+            continue
+        authenticated = deps.current_party in set(calls(route.dependant))
+        for method in sorted(route.methods):
+            key = (method, route.path)
+            seen.add(key)
+            how = guard(route)
+            if how is not None:
+                continue
+            if key in PUBLIC:
+                continue
+            if key in PARTY_SCOPED:
+                if not authenticated:
+                    problems.append(f"{method} {route.path} is PARTY_SCOPED but does not require a token")
+                continue
+            problems.append(
+                f"{method} {route.path} is unclassified: depend on deps.Operator or on "
+                "api.deps.authorized(action) (data access goes through authorize()), "
+                f"or list it in PUBLIC / PARTY_SCOPED in {__name__} with the reason"
+            )
+    stale = sorted((set(PUBLIC) | set(PARTY_SCOPED)) - seen)
+    problems += [f"{m} {p} is listed but no longer exists: remove it from the allow-list" for m, p in stale]
+    assert problems == []
+
+
+def test_the_authorize_guard_is_recognized_and_denies(sqlite_node: Node) -> None:
+    from fastapi import Depends
+    from fastapi.testclient import TestClient
+
+    from dataex.api.deps import authorized
+    from dataex.contracts.authorize import Decision
+
+    app = create_app(sqlite_node.ex)
+
+    @app.get("/datasets/{dataset_id}/probe")
+    def probe(decision: Decision = Depends(authorized("extract"))) -> dict[str, str]:
+        return {"rule": decision.rule}
+
+    route = next(r for r in flat_routes(app.routes) if isinstance(r, APIRoute) and r.path.endswith("/probe"))
+    assert guard(route) == "authorize"
+    client = TestClient(app)
+    auditor, token = sqlite_node.ex.create_party("Auditor", kind="government", role="auditor")
+    r = client.get("/datasets/ds_x/probe", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 403
+    assert r.json()["code"] == "access_denied"
+    assert r.json()["details"]["rule"] == "dataset.unknown"
+    assert auditor.role == "auditor"
