@@ -249,7 +249,10 @@ class Exchange:
 
 def analyze_dataset(ex: Exchange, dataset_id: str) -> None:
     """What runs after every registration: classification first (the quality report needs it)."""
+    from dataex.quality.service import evaluate
+
     classify_dataset(ex, dataset_id)
+    evaluate(ex, dataset_id)
 
 
 def _settings(settings: Settings | None, options: dict[str, Any]) -> Settings:

@@ -39,6 +39,8 @@ PUBLIC: dict[tuple[str, str], str] = {
     ): "L0 Croissant metadata, public view without a token",
     ("GET", "/datasets/{dataset_id}/metadata"): "L0 catalog metadata, public view without a token",
     ("GET", "/catalog/dcat"): "the DCAT catalog of public metadata (L0)",
+    ("GET", "/datasets/{dataset_id}/quality"): "L0 quality report, public summary without a token",
+    ("GET", "/datasets/{dataset_id}/quality.html"): "L0 quality report page, public summary without a token",
 }
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 SCOPED = "authenticated; the contracts service checks the party against the offer/contract and logs refusals"
@@ -50,6 +52,7 @@ PARTY_SCOPED: dict[tuple[str, str], str] = {
     ("PUT", "/datasets/{dataset_id}/metadata"): "the catalog service lets only the owner edit metadata",
     ("GET", "/datasets/{dataset_id}/classification"): "the privacy service shows it to the owner",
     ("POST", "/datasets/{dataset_id}/classification/overrides"): "the privacy service lets only the owner",
+    ("POST", "/datasets/{dataset_id}/quality"): "the quality service lets only the owner compute it",
     ("GET", "/search"): "catalog search over L0 metadata",
     ("POST", "/demands"): "a consumer posts its own demand",
     ("GET", "/demands"): "the demand board",

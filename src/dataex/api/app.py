@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from dataex import __version__
-from dataex.api.routes import catalog, contracts, datasets, node, parties, privacy, search
+from dataex.api.routes import catalog, contracts, datasets, node, parties, privacy, quality, search
 from dataex.errors import DataexError
 from dataex.exchange import Exchange
 
@@ -24,6 +24,6 @@ def create_app(ex: Exchange) -> FastAPI:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
 
-    for module in (node, parties, datasets, catalog, search, privacy, contracts):
+    for module in (node, parties, datasets, catalog, search, privacy, quality, contracts):
         app.include_router(module.router)
     return app

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -446,7 +447,12 @@ def validate_croissant(doc: dict[str, Any]) -> None:
     import mlcroissant as mlc
 
     try:
-        mlc.Dataset(jsonld=doc)
+        with warnings.catch_warnings():
+            # rdflib, inside mlcroissant, deprecates its own ConjunctiveGraph; nothing a caller can fix
+            warnings.filterwarnings(
+                "ignore", message="ConjunctiveGraph is deprecated", category=DeprecationWarning
+            )
+            mlc.Dataset(jsonld=doc)
     except Exception as e:  # mlcroissant raises ValidationError, ValueError, KeyError, … on bad input
         raise InvalidInput(f"the Croissant document does not validate under mlcroissant:\n{e}") from e
 

@@ -330,9 +330,9 @@ def _null() -> Any:
 
 def _register_domains() -> None:
     """Adds the commands each domain module contributes."""
-    from dataex.cli import catalog, contracts, privacy, search
+    from dataex.cli import catalog, contracts, privacy, quality, search
 
-    for module in (catalog, search, privacy, contracts):
+    for module in (catalog, search, privacy, quality, contracts):
         module.register_commands(app)
 
 

@@ -19,6 +19,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from dataex.catalog.certificate import verify_certificate
+from dataex.demo import steps
 from dataex.demo.data import hospital_visits, insurer_policyholders
 from dataex.errors import NotOriginal
 from dataex.exchange import Exchange
@@ -124,9 +125,15 @@ def run_demo(home: Path | None = None, *, echo: Echo | None = None) -> dict[str,
             f"[bold]7. certificate[/] signature {'valid' if payload and not problems else 'INVALID'}; "
             f"log entry {v.log_index} included in checkpoint of size {proof['tree_size']}: {included}"
         )
+        lab = next(p for p in ex.list_parties() if p.name == "Triage AI Lab")
+        later = {
+            **steps.describe_and_find(ex, say, hospital=hospital, lab=lab, visits=v),
+            **steps.classify_and_evaluate(ex, say, visits=v),
+            **steps.offer_and_contract(ex, say, hospital=hospital, insurer=insurer, visits=v),
+        }
         audit = ex.audit()
         say(
-            f"[bold]8. audit[/] {audit.checked.get('entries')} log entries, "
+            f"[bold]16. audit[/] {audit.checked.get('entries')} log entries, "
             f"{audit.checked.get('files')} files: "
             f"{'ok' if audit.ok else audit.problems}"
         )
@@ -136,7 +143,10 @@ def run_demo(home: Path | None = None, *, echo: Echo | None = None) -> dict[str,
             and included
             and payload is not None
             and not problems
-            and not again.created,
+            and not again.created
+            and later["search_top_hit"] == v.id
+            and later["demand_best_match"] == v.id
+            and later["contract_state"] == "active",
             "home": str(home),
             "node_id": ex.node_id,
             "datasets": [{"id": d.id, "title": d.title, "rows": d.rows, "digest": d.digest} for d in (v, h)],
@@ -144,6 +154,7 @@ def run_demo(home: Path | None = None, *, echo: Echo | None = None) -> dict[str,
             "idempotent": not again.created,
             "certificate_valid": payload is not None and not problems,
             "inclusion_verified": included,
+            **later,
             "audit": audit.to_dict(),
             "seconds": round(time.monotonic() - started, 2),
         }

@@ -1,0 +1,188 @@
+"""Profiling with DuckDB in two scans of the canonical Parquet file.
+
+Pass 1 (:func:`profile`) is one aggregate query: per column the null and empty counts, an
+approximate distinct count (HyperLogLog, ``approx_count_distinct``), min / max / mean / stddev and
+approximate quartiles for numbers, lengths for strings, min / max for dates, plus the number of
+complete records and of distinct row hashes (exact duplicates). Pass 2 (:func:`aggregate`) is one
+more aggregate query whose expressions depend on pass 1 — histogram bins, outlier fences, format
+checks, declared rules — assembled by the callers (``dimensions`` and ``rules``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+
+Kind = Literal["number", "string", "date", "bool", "other"]
+HISTOGRAM_BINS = 20
+CATEGORICAL_MAX = 30
+"""String columns with at most this many distinct values get a value histogram."""
+SAMPLE_ROWS = 2000
+"""Rows read from the start of the file to detect value formats when no classification is stored."""
+
+_NUMBER = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "UBIGINT")
+
+
+def quote(name: str) -> str:
+    """A DuckDB identifier, quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value: str) -> str:
+    """A DuckDB string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def kind_of(duck_type: str) -> Kind:
+    t = duck_type.upper()
+    if t.startswith(_NUMBER) or t.startswith(("UINTEGER", "USMALLINT", "UTINYINT")):
+        return "number"
+    if t in ("VARCHAR", "STRING", "TEXT"):
+        return "string"
+    if t.startswith(("DATE", "TIMESTAMP")):
+        return "date"
+    if t == "BOOLEAN":
+        return "bool"
+    return "other"
+
+
+@dataclass
+class ColumnProfile:
+    name: str
+    type: str
+    kind: Kind
+    nulls: int = 0
+    empties: int = 0
+    distinct: int = 0
+    stats: dict[str, Any] = field(default_factory=dict)
+    histogram: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def missing(self) -> int:
+        return self.nulls + self.empties
+
+
+@dataclass
+class Profile:
+    rows: int
+    columns: list[ColumnProfile]
+    complete_rows: int
+    distinct_rows: int
+
+    def column(self, name: str) -> ColumnProfile:
+        return next(c for c in self.columns if c.name == name)
+
+    def of_kind(self, kind: Kind) -> list[ColumnProfile]:
+        return [c for c in self.columns if c.kind == kind]
+
+
+def connect(path: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the dataset as view ``t`` (``file_row_number`` = position)."""
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    con.execute(f"CREATE VIEW t AS SELECT * FROM read_parquet({literal(str(path))}, file_row_number = true)")
+    return con
+
+
+def aggregate(con: duckdb.DuckDBPyConnection, exprs: dict[str, str]) -> dict[str, Any]:
+    """Runs all ``exprs`` (named aggregate SQL expressions) in ONE scan of ``t``."""
+    if not exprs:
+        return {}
+    names = list(exprs)
+    select = ", ".join(f"{exprs[n]} AS a{i}" for i, n in enumerate(names))
+    row = con.execute(f"SELECT {select} FROM t").fetchone()
+    assert row is not None
+    return dict(zip(names, row, strict=True))
+
+
+def _column_exprs(i: int, c: ColumnProfile) -> dict[str, str]:
+    q = quote(c.name)
+    out = {f"{i}.nulls": f"count(*) - count({q})", f"{i}.distinct": f"approx_count_distinct({q})"}
+    if c.kind == "string":
+        out[f"{i}.empties"] = f"count(*) FILTER (WHERE trim({q}) = '')"
+        out[f"{i}.min_length"] = f"min(length({q}))"
+        out[f"{i}.mean_length"] = f"avg(length({q}))"
+        out[f"{i}.max_length"] = f"max(length({q}))"
+    elif c.kind == "number":
+        out[f"{i}.min"] = f"min({q})::DOUBLE"
+        out[f"{i}.max"] = f"max({q})::DOUBLE"
+        out[f"{i}.mean"] = f"avg({q})::DOUBLE"
+        out[f"{i}.stddev"] = f"stddev_samp({q})::DOUBLE"
+        out[f"{i}.quartiles"] = f"approx_quantile({q}::DOUBLE, [0.25, 0.5, 0.75])"
+    elif c.kind == "date":
+        out[f"{i}.min"] = f"min({q})::DATE::VARCHAR"
+        out[f"{i}.max"] = f"max({q})::DATE::VARCHAR"
+    return out
+
+
+def profile(con: duckdb.DuckDBPyConnection, columns: list[tuple[str, str]]) -> Profile:
+    """Pass 1: one aggregate query over every column (see the module docstring)."""
+    cols = [ColumnProfile(name, typ, kind_of(typ)) for name, typ in columns]
+    exprs: dict[str, str] = {"rows": "count(*)"}
+    for i, c in enumerate(cols):
+        exprs.update(_column_exprs(i, c))
+    every = " AND ".join(f"{quote(c.name)} IS NOT NULL" for c in cols) or "true"
+    exprs["complete"] = f"count(*) FILTER (WHERE {every})"
+    exprs["distinct_rows"] = f"count(DISTINCT hash({', '.join(quote(c.name) for c in cols)}))"
+    got = aggregate(con, exprs)
+    for i, c in enumerate(cols):
+        c.nulls = int(got[f"{i}.nulls"])
+        c.empties = int(got.get(f"{i}.empties") or 0)
+        c.distinct = int(got[f"{i}.distinct"])
+        for key in ("min", "max", "mean", "stddev", "min_length", "mean_length", "max_length"):
+            if f"{i}.{key}" in got and got[f"{i}.{key}"] is not None:
+                value = got[f"{i}.{key}"]
+                c.stats[key] = round(value, 6) if isinstance(value, float) else value
+        quartiles = got.get(f"{i}.quartiles")
+        if quartiles:
+            c.stats.update(q1=quartiles[0], median=quartiles[1], q3=quartiles[2])
+    return Profile(int(got["rows"]), cols, int(got["complete"]), int(got["distinct_rows"]))
+
+
+def histogram_exprs(p: Profile) -> dict[str, str]:
+    """Pass-2 expressions: equal-width bins for numbers, value counts for categorical strings."""
+    out: dict[str, str] = {}
+    for c in p.columns:
+        q = quote(c.name)
+        lo, hi = c.stats.get("min"), c.stats.get("max")
+        if c.kind == "number" and lo is not None and hi is not None:
+            width = (hi - lo) / HISTOGRAM_BINS or 1.0
+            out[f"hist:{c.name}"] = (
+                f"histogram(least(floor(({q}::DOUBLE - {lo!r}) / {width!r})::INTEGER, {HISTOGRAM_BINS - 1}))"
+            )
+        elif c.kind in ("string", "bool") and 0 < c.distinct <= CATEGORICAL_MAX:
+            out[f"hist:{c.name}"] = f"histogram({q}::VARCHAR)"
+    return out
+
+
+def apply_histograms(p: Profile, got: dict[str, Any]) -> None:
+    for c in p.columns:
+        counts = got.get(f"hist:{c.name}")
+        if not counts:
+            continue
+        if c.kind == "number":
+            lo, hi = float(c.stats["min"]), float(c.stats["max"])
+            width = (hi - lo) / HISTOGRAM_BINS or 1.0
+            c.histogram = [
+                {"lo": round(lo + b * width, 6), "hi": round(lo + (b + 1) * width, 6), "count": int(n)}
+                for b, n in sorted(counts.items())
+            ]
+        else:
+            ranked = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
+            c.histogram = [{"value": str(v), "count": int(n)} for v, n in ranked]
+
+
+def sample(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, list[str]]:
+    """Up to ``SAMPLE_ROWS`` non-empty values of each named column, from the start of the file."""
+    out: dict[str, list[str]] = {}
+    for name in names:
+        q = quote(name)
+        rows = con.execute(
+            f"SELECT {q}::VARCHAR FROM t WHERE {q} IS NOT NULL AND trim({q}::VARCHAR) <> '' "
+            f"LIMIT {SAMPLE_ROWS}"
+        ).fetchall()
+        out[name] = [r[0] for r in rows]
+    return out
