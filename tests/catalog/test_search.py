@@ -212,8 +212,20 @@ def test_filters(catalog: Catalog) -> None:
         catalog.ids["inpatient"]
     ]
     assert search(ex, "诊断", actor=who).total == 3
-    with pytest.raises(InvalidInput, match="offers arrive with the contracts"):
-        search(ex, "诊断", tier="L1", actor=who)
+    assert search(ex, "诊断", tier="L1", actor=who).total == 0
+    with pytest.raises(InvalidInput, match="unknown tier"):
+        search(ex, "诊断", tier="L9", actor=who)
+
+
+def test_tier_filter_finds_datasets_offered_at_that_tier(catalog: Catalog) -> None:
+    from dataex.contracts.offers import create_offer
+
+    ex = catalog.node.ex
+    visits = ex.get_dataset(catalog.ids["visits"])
+    owner = ex.get_party(visits.owner_id)
+    create_offer(ex, visits.id, actor=owner, tier="L1", purposes=["research"], epsilon=1.0)
+    assert [h.dataset_id for h in search(ex, "诊断", tier="L1").hits] == [visits.id]
+    assert search(ex, "诊断", tier="L3").total == 0
 
 
 def test_private_datasets_only_for_owner_and_operator(catalog: Catalog) -> None:

@@ -20,10 +20,12 @@ from sqlalchemy.orm import Session
 from dataex.catalog import text as tx
 from dataex.catalog.datasets import get_dataset_row
 from dataex.catalog.snippets import field_texts, snippet
+from dataex.contracts.odrl import TIERS
 from dataex.db.models import (
     ClassificationRow,
     DatasetMetadataRow,
     DatasetRow,
+    OfferRow,
     QualityReportRow,
     SearchDocumentRow,
 )
@@ -82,6 +84,7 @@ class Filters:
     owner: str | None = None
     quality_grade: str | None = None
     sensitivity: str | None = None
+    tier: str | None = None
 
 
 # -- indexing ----------------------------------------------------------------------------------
@@ -205,6 +208,11 @@ def ranked_query(dialect: str, viewer: Viewer, filters: Filters) -> Select[Any]:
         q = q.join(QualityReportRow, QualityReportRow.dataset_id == DatasetRow.id).where(
             QualityReportRow.grade == filters.quality_grade
         )
+    if filters.tier is not None:
+        offered = select(OfferRow.id).where(
+            OfferRow.dataset_id == DatasetRow.id, OfferRow.tier == filters.tier
+        )
+        q = q.where(offered.exists())
     if filters.sensitivity is not None:
         q = q.join(ClassificationRow, ClassificationRow.dataset_id == DatasetRow.id).where(
             ClassificationRow.grade == filters.sensitivity
@@ -242,11 +250,8 @@ def _validate_page(limit: int, offset: int, tier: str | None) -> None:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}; got {limit}")
     if offset < 0:
         raise InvalidInput(f"offset must be 0 or more; got {offset}")
-    if tier is not None:
-        raise InvalidInput(
-            "filtering by offered tier is not available yet: offers arrive with the contracts and "
-            "market work; leave out the tier filter"
-        )
+    if tier is not None and tier not in TIERS:
+        raise InvalidInput(f"unknown tier {tier!r}; use one of {', '.join(TIERS)}")
 
 
 def search(
@@ -269,7 +274,9 @@ def search(
     """
     _validate_page(limit, offset, tier)
     found = query_terms(query)
-    filters = Filters(license=license, owner=owner, quality_grade=quality_grade, sensitivity=sensitivity)
+    filters = Filters(
+        license=license, owner=owner, quality_grade=quality_grade, sensitivity=sensitivity, tier=tier
+    )
     viewer = Viewer.of(actor)
     with ex.session() as s:
         mode: Mode = "all"

@@ -42,6 +42,7 @@ def search_command(
     owner: Annotated[str | None, typer.Option(help="Only this owner's datasets")] = None,
     quality_grade: Annotated[str | None, typer.Option(help="Only datasets with this quality grade")] = None,
     sensitivity: Annotated[str | None, typer.Option(help="Only datasets with this sensitivity grade")] = None,
+    tier: Annotated[str | None, typer.Option(help="Only datasets offered at this tier (L0-L4)")] = None,
     limit: Annotated[int, typer.Option(help="Hits per page (1-100)")] = 20,
     offset: Annotated[int, typer.Option(help="Skip this many hits")] = 0,
     token: As = None,
@@ -59,6 +60,7 @@ def search_command(
             owner=owner,
             quality_grade=quality_grade,
             sensitivity=sensitivity,
+            tier=tier,
             actor=_actor(ex, token),
         )
     if as_json:

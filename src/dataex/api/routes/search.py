@@ -29,6 +29,7 @@ def search_catalog(
     owner: str | None = None,
     quality_grade: str | None = None,
     sensitivity: str | None = None,
+    tier: str | None = None,
     limit: int = 20,
     offset: int = 0,
 ) -> SearchResult:
@@ -41,6 +42,7 @@ def search_catalog(
         owner=owner,
         quality_grade=quality_grade,
         sensitivity=sensitivity,
+        tier=tier,
         actor=party,
     )
 
