@@ -265,3 +265,157 @@ class BudgetExhausted(Conflict):
         super().__init__(message, contract_id=contract_id, counter=counter)
         self.contract_id = contract_id
         self.counter = counter
+
+
+class InsufficientFunds(Conflict):
+    """A wallet cannot pay a charge (nothing was charged); amounts in fen."""
+
+    code = "insufficient_funds"
+
+    def __init__(self, message: str, *, party_id: str, balance_fen: int, needed_fen: int) -> None:
+        super().__init__(message, party_id=party_id, balance_fen=balance_fen, needed_fen=needed_fen)
+        self.party_id = party_id
+        self.balance_fen = balance_fen
+        self.needed_fen = needed_fen
+
+
+class ArbitragePrice(InvalidInput):
+    """A price schedule that allows arbitrage; ``violations`` name the offending points."""
+
+    code = "arbitrage_price"
+
+    def __init__(self, message: str, *, violations: list[dict[str, Any]]) -> None:
+        super().__init__(message, violations=violations)
+        self.violations = violations
+
+
+class ProductNotFound(NotFound):
+    """No product with this id."""
+
+    code = "product_not_found"
+
+    def __init__(self, product_id: str) -> None:
+        super().__init__(
+            f"no product with id {product_id!r} (list them with `dataex product show`)", product_id=product_id
+        )
+        self.product_id = product_id
+
+
+class InvalidHierarchy(InvalidInput):
+    """A generalization hierarchy that does not cover a value or is not a consistent tree."""
+
+    code = "invalid_hierarchy"
+
+    def __init__(self, message: str, *, column: str, value: str | None) -> None:
+        super().__init__(message, column=column, value=value)
+        self.column = column
+        self.value = value
+
+
+class AnonymizationInfeasible(InvalidInput):
+    """No transformation satisfies the privacy models within the suppression limit."""
+
+    code = "anonymization_infeasible"
+    status = 422
+
+    def __init__(self, message: str, *, best: dict[str, object]) -> None:
+        super().__init__(message, best=best)
+        self.best = best
+
+
+class QueryRefused(InvalidInput):
+    """SQL outside the differentially private grammar, refused before anything runs."""
+
+    code = "query_refused"
+
+    def __init__(self, message: str, *, construct: str) -> None:
+        super().__init__(message, construct=construct)
+        self.construct = construct
+
+
+class UnknownColumn(InvalidInput):
+    """A column the dataset does not have."""
+
+    code = "unknown_column"
+
+    def __init__(self, message: str, *, column: str, available: list[str]) -> None:
+        super().__init__(message, column=column, available=available)
+        self.column = column
+        self.available = available
+
+
+class PrivacySettingsMissing(Conflict):
+    """A DP query needs privacy metadata (unit, bounds, domains) the provider has not declared."""
+
+    code = "privacy_settings_missing"
+
+    def __init__(self, message: str, *, dataset_id: str, missing: list[str]) -> None:
+        super().__init__(message, dataset_id=dataset_id, missing=missing)
+        self.dataset_id = dataset_id
+        self.missing = missing
+
+
+class InvalidIdentifiers(InvalidInput):
+    """A PSI input whose values are not identifiers of the stated type (``invalid_share`` failed)."""
+
+    code = "invalid_identifiers"
+
+    def __init__(self, message: str, *, id_type: str, invalid: int, total: int) -> None:
+        invalid_share = round(invalid / total, 4) if total else 0.0
+        super().__init__(message, id_type=id_type, invalid=invalid, total=total, invalid_share=invalid_share)
+        self.id_type = id_type
+        self.invalid = invalid
+        self.total = total
+        self.invalid_share = invalid_share
+
+
+class InvalidPsiMessage(InvalidInput):
+    """A PSI protocol message that does not parse or holds a value that is not a valid group element."""
+
+    code = "invalid_psi_message"
+
+
+class RecipeRefused(InvalidInput):
+    """A compute recipe the node will not run; ``field`` names the offending recipe entry."""
+
+    code = "recipe_refused"
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message, field=field)
+        self.field = field
+
+
+class JobNotFound(NotFound):
+    """No compute job with this id (or not one the acting party may see)."""
+
+    code = "job_not_found"
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no compute job with id {job_id!r}", job_id=job_id)
+        self.job_id = job_id
+
+
+class ExtractRefused(Forbidden):
+    """An extract the contract or its dataset does not allow (e.g. L3 on data that is not de-identified)."""
+
+    code = "extract_refused"
+
+    def __init__(self, message: str, *, contract_id: str) -> None:
+        super().__init__(message, contract_id=contract_id)
+        self.contract_id = contract_id
+
+
+class FingerprintUnavailable(Conflict):
+    """Rows cannot leave unfingerprinted: the dataset declares no usable tolerable columns."""
+
+    code = "fingerprint_unavailable"
+
+    def __init__(self, message: str, *, dataset_id: str) -> None:
+        super().__init__(message, dataset_id=dataset_id)
+        self.dataset_id = dataset_id
+
+
+class SignatureInvalid(Forbidden):
+    """A pre-signed URL whose signature does not verify, or that has expired."""
+
+    code = "signature_invalid"

@@ -4,6 +4,10 @@ Routers are discovered from ``dataex.api.routes`` (every module with a ``router`
 added by anyone is checked too. To classify a new route, either
 * guard it: depend on ``dataex.api.deps.Operator`` (operator only) or on
   ``dataex.api.deps.authorized(action)`` (runs ``authorize()``; data routes), or
+* for the Delta Sharing protocol (``dataex.api.routes.sharing``): depend on its ``share_token``
+  (a contract's share token; the sharing service authenticates it and runs ``authorize()``) or on
+  its ``presigned`` (a pre-signed file URL; the service verifies the HMAC and expiry, then runs
+  ``authorize()``), or
 * list it below: in PUBLIC (no token) or PARTY_SCOPED (a token, and a service that checks the party
   against the object and logs refusals), with the reason.
 """
@@ -53,6 +57,10 @@ PARTY_SCOPED: dict[tuple[str, str], str] = {
     ("GET", "/datasets/{dataset_id}/classification"): "the privacy service shows it to the owner",
     ("POST", "/datasets/{dataset_id}/classification/overrides"): "the privacy service lets only the owner",
     ("POST", "/datasets/{dataset_id}/quality"): "the quality service lets only the owner compute it",
+    (
+        "POST",
+        "/datasets/{dataset_id}/anonymize",
+    ): "the anonymize service lets only the owner (or operator) derive",
     ("GET", "/search"): "catalog search over L0 metadata",
     ("POST", "/demands"): "a consumer posts its own demand",
     ("GET", "/demands"): "the demand board",
@@ -69,6 +77,38 @@ PARTY_SCOPED: dict[tuple[str, str], str] = {
     ("POST", "/contracts/{contract_id}/reject"): SCOPED,
     ("POST", "/contracts/{contract_id}/revoke"): SCOPED,
     ("GET", "/contracts/{contract_id}/odrl"): SCOPED,
+    (
+        "POST",
+        "/datasets/{dataset_id}/consent-withdrawals",
+    ): "the consent service lets only the owner record it",
+    ("GET", "/notices"): "a party's own notices",
+    (
+        "GET",
+        "/wallets/{party_id}",
+    ): "the market service shows a wallet to its party, the operator and auditors",
+    ("POST", "/products"): "the market service checks ownership and the product-operation right",
+    ("GET", "/products"): "products are catalog information (members, split; no data)",
+    ("GET", "/products/{product_id}"): "products are catalog information (members, split; no data)",
+    ("POST", "/products/{product_id}/purchases"): "the acting party pays from its own wallet",
+    ("POST", "/valuations"): "the market service lets owners, the product's creator and the operator value; "
+    "per-row values go to their owner only",
+    ("GET", "/ledger"): "a party reads its own statement; the operator and auditors read any",
+    ("GET", "/ledger/verify"): "the market service lets only the operator and auditors verify",
+    ("POST", "/contracts/{contract_id}/query"): "the DP service runs authorize(dp_query) on the contract's "
+    "dataset (logged either way) and charges its ε budget; raw rows never leave",
+    ("PUT", "/datasets/{dataset_id}/privacy"): "the DP settings service lets only the owner set it",
+    ("POST", "/contracts/{contract_id}/psi"): "the PSI service runs authorize(psi) on the contract's dataset "
+    "(logged either way), applies the mode's tier rule and charges before it answers",
+    (
+        "POST",
+        "/contracts/{contract_id}/psi/then",
+    ): "the PSI service runs authorize(psi) and checks the ε budget",
+    ("POST", "/psi/sessions/{session_id}/finish"): "only the party that started the session may finish it; "
+    "the DP answer is charged to the contract's ε budget",
+    ("POST", "/contracts/{contract_id}/compute"): "the compute service runs authorize(compute) on the "
+    "contract's dataset (logged either way); only models and metrics ever leave",
+    ("GET", "/jobs/{job_id}"): "the job's consumer, the dataset's owner, the operator and auditors",
+    ("GET", "/jobs/{job_id}/outputs/{name}"): "a succeeded job's outputs, for its consumer only",
 }
 
 
@@ -108,6 +148,10 @@ def guard(route: APIRoute) -> str | None:
             return "operator"
         if getattr(call, "__dataex_authorize__", None):
             return "authorize"
+        if getattr(call, "__dataex_share_token__", None):
+            return "share_token"
+        if getattr(call, "__dataex_presigned__", None):
+            return "presigned"
     return None
 
 
@@ -168,3 +212,15 @@ def test_the_authorize_guard_is_recognized_and_denies(sqlite_node: Node) -> None
     assert r.json()["code"] == "access_denied"
     assert r.json()["details"]["rule"] == "dataset.unknown"
     assert auditor.role == "auditor"
+
+
+def test_the_delta_sharing_routes_use_the_share_mechanisms(sqlite_node: Node) -> None:
+    app = full_app(sqlite_node)
+    kinds = {
+        route.path: guard(route)
+        for route in flat_routes(app.routes)
+        if isinstance(route, APIRoute) and route.path.startswith("/delta-sharing")
+    }
+    assert kinds["/delta-sharing/files/{contract_id}/{name}"] == "presigned"
+    assert {k for p, k in kinds.items() if "/files/" not in p} == {"share_token"}
+    assert len(kinds) == 9

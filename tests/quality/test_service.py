@@ -25,7 +25,9 @@ def _register(node: Node, owner: Actor, visits_csv: Path) -> str:
     """Registers without the automatic analysis, then classifies: the quality report is not there yet."""
     from dataex.privacy.classify import classify_dataset
 
-    ds = node.ex.register(visits_csv, owner=owner.party.id, title="visits", license="CC-BY-4.0", analyze=False)
+    ds = node.ex.register(
+        visits_csv, owner=owner.party.id, title="visits", license="CC-BY-4.0", analyze=False
+    )
     classify_dataset(node.ex, ds.dataset.id)
     return ds.dataset.id
 

@@ -6,7 +6,22 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from dataex import __version__
-from dataex.api.routes import catalog, contracts, datasets, node, parties, privacy, quality, search
+from dataex.api.routes import (
+    anonymize,
+    catalog,
+    compute,
+    consent,
+    contracts,
+    datasets,
+    dp,
+    market,
+    node,
+    parties,
+    privacy,
+    quality,
+    search,
+    sharing,
+)
 from dataex.errors import DataexError
 from dataex.exchange import Exchange
 
@@ -24,6 +39,21 @@ def create_app(ex: Exchange) -> FastAPI:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
 
-    for module in (node, parties, datasets, catalog, search, privacy, quality, contracts):
+    for module in (
+        node,
+        parties,
+        datasets,
+        catalog,
+        search,
+        privacy,
+        quality,
+        anonymize,
+        contracts,
+        consent,
+        sharing,
+        compute,
+        market,
+        dp,
+    ):
         app.include_router(module.router)
     return app

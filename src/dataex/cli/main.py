@@ -330,9 +330,31 @@ def _null() -> Any:
 
 def _register_domains() -> None:
     """Adds the commands each domain module contributes."""
-    from dataex.cli import catalog, contracts, privacy, quality, search
+    from dataex.cli import (
+        anonymize,
+        catalog,
+        compute,
+        consent,
+        contracts,
+        delivery,
+        market,
+        privacy,
+        quality,
+        search,
+    )
 
-    for module in (catalog, search, privacy, quality, contracts):
+    for module in (
+        catalog,
+        search,
+        privacy,
+        quality,
+        anonymize,
+        contracts,
+        delivery,
+        compute,
+        consent,
+        market,
+    ):
         module.register_commands(app)
 
 

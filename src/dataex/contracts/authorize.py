@@ -47,7 +47,7 @@ MIN_TIER: Final[dict[str, str]] = {
     "read_metadata": "L0",
     "dp_query": "L1",
     "compute": "L2",
-    "psi": "L2",
+    "psi": "L1",  # count and PSI-then-DP; the PSI service itself keeps members for L3/L4
     "extract": "L3",
     "download": "L4",
 }

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from dataex.contracts import odrl
 from dataex.contracts.lifecycle import Contract, lock_contract, transition
 from dataex.errors import BudgetExhausted, InvalidInput, InvalidTransition
+from dataex.market import settlement
 
 if TYPE_CHECKING:
     from dataex.exchange import Exchange
@@ -115,6 +116,9 @@ def charge(
             "budget.charged",
             {"contract_id": contract_id, "charged": charged, "remaining": after},
             actor=who,
+        )
+        settlement.charge_usage(
+            s, contract_id, epsilon=charged["epsilon"], queries=queries, rows=rows, actor=who, log=ex.log
         )
         if 0 in (row.remaining_epsilon_nano, row.remaining_queries, row.remaining_rows):
             transition(s, row, "exhaust", actor=who, reason="a budget or counter reached zero", log=ex.log)

@@ -27,6 +27,7 @@ from dataex.db.models import ContractRow, OfferRow
 from dataex.errors import Conflict, ContractNotFound, Forbidden, InvalidInput, InvalidTransition
 from dataex.identity.parties import Party, new_id
 from dataex.ledger.log import Entry, TransparencyLog, iso, utc_now
+from dataex.market import settlement
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -234,7 +235,8 @@ def _decide(ex: Exchange, contract_id: str, event: str, *, actor: Party, reason:
                     return Contract.of(row)
                 _approve(ex, s, row, offer, actor=actor.id, reason=reason)
             else:
-                transition(s, row, event, actor=actor.id, reason=reason, log=ex.log)
+                refund = settlement.refund_on_revoke(s, ex.log, row) if event == "revoke" else {}
+                transition(s, row, event, actor=actor.id, reason=reason, log=ex.log, data=refund)
             ex.log.checkpoint(s)
             return Contract.of(row)
     except (Forbidden, Conflict) as e:
@@ -249,7 +251,8 @@ def _approve(
 ) -> None:
     row.agreement = odrl.to_jsonld(agreement_policy(row, offer))
     transition(s, row, "approve", actor=actor, reason=reason, log=ex.log)
-    transition(s, row, "activate", actor=actor, log=ex.log, data={"agreement": row.agreement})
+    order = settlement.open_order(s, ex.log, row, offer)  # the order rides on contract.activated
+    transition(s, row, "activate", actor=actor, log=ex.log, data={"agreement": row.agreement, **order})
 
 
 def agreement_policy(row: ContractRow, offer: OfferRow) -> odrl.Policy:

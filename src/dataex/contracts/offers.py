@@ -253,8 +253,8 @@ def create_offer(
     dlt = _fixed(delta, odrl.DELTA_SCALE, "delta", below_one=True)
     if tier == "L1" and eps is None:
         raise InvalidInput("an L1 offer needs an ε budget (--epsilon)")
-    if tier != "L1" and (eps is not None or dlt is not None):
-        raise InvalidInput("ε and δ budgets belong to L1 offers")
+    if tier not in ("L1", "L2") and (eps is not None or dlt is not None):
+        raise InvalidInput("ε and δ budgets belong to L1 offers (DP answers) and L2 offers (DP training)")
     rows, queries = _count(max_rows, "max_rows"), _count(max_queries, "max_queries")
     if rows is not None and tier not in ("L3", "L4"):
         raise InvalidInput("a row limit belongs to L3/L4 offers")

@@ -286,3 +286,325 @@ class ContractRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+# -- market (issue 8): wallets and accounts, double-entry postings, orders, products, valuations ----
+class MarketSettingsRow(Base):
+    """The market's settings (one row): the exchange's fee rate in basis points (1/10000)."""
+
+    __tablename__ = "market_settings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fee_bps: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+
+
+class AccountRow(Base):
+    """A ledger account; ``balance`` (fen) caches the sum of its posting lines (ledger verify checks it).
+
+    Ids: ``wallet:<party>`` (prepaid credits), ``revenue:<party>``, ``due:<party>`` (owed by the
+    party, never positive), ``fee`` (the exchange's fee income) and ``funding`` (money from outside:
+    the counterpart of deposits, never positive). Balances of all accounts sum to zero.
+    """
+
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    party_id: Mapped[str | None] = mapped_column(ForeignKey("parties.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    balance: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+
+
+class PostingRow(Base):
+    """One double-entry transaction: its lines sum to zero; ``log_index`` is the log entry naming it."""
+
+    __tablename__ = "postings"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    contract_id: Mapped[str | None] = mapped_column(ForeignKey("contracts.id"), index=True)
+    order_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    product_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    memo: Mapped[dict[str, Any]]
+    log_index: Mapped[int] = mapped_column(BigInteger, index=True)
+    created_at: Mapped[datetime]
+
+
+class PostingLineRow(Base):
+    """One line of a posting: ``amount`` fen added to the account's balance (negative: taken)."""
+
+    __tablename__ = "posting_lines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    posting_id: Mapped[str] = mapped_column(ForeignKey("postings.id"), index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class OrderRow(Base):
+    """The order a priced contract opens on approval (or a product purchase); amounts in fen."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    contract_id: Mapped[str | None] = mapped_column(ForeignKey("contracts.id"), unique=True)
+    product_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    consumer_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    provider_id: Mapped[str | None] = mapped_column(ForeignKey("parties.id"), index=True)
+    price: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    flat_fen: Mapped[int] = mapped_column(BigInteger)
+    flat_fee_fen: Mapped[int] = mapped_column(BigInteger)
+    usage_fen: Mapped[int] = mapped_column(BigInteger)
+    refunded_fen: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    log_index: Mapped[int] = mapped_column(BigInteger)
+
+
+class ProductRow(Base):
+    """A joint data product from several datasets of one schema; ``shares`` is the current split."""
+
+    __tablename__ = "products"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    title: Mapped[str] = mapped_column(String(500))
+    creator_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    split: Mapped[str] = mapped_column(String(20))
+    price_fen: Mapped[int] = mapped_column(BigInteger)
+    columns: Mapped[list[Any]]
+    shares: Mapped[dict[str, Any]]
+    duplicates: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    log_index: Mapped[int] = mapped_column(BigInteger)
+
+
+class ProductMemberRow(Base):
+    """One dataset of a product and its provider."""
+
+    __tablename__ = "product_members"
+
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[int] = mapped_column(BigInteger)
+
+
+class ValuationRow(Base):
+    """A data valuation run: its inputs (digests, method, k) and per-dataset sums, so anyone can recompute."""
+
+    __tablename__ = "valuations"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    target_id: Mapped[str] = mapped_column(String(40), index=True)
+    requested_by: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    method: Mapped[str] = mapped_column(String(20))
+    params: Mapped[dict[str, Any]]
+    result: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    log_index: Mapped[int] = mapped_column(BigInteger)
+
+
+# -- differential privacy (issue 7): per-dataset privacy metadata and the answer cache ------------
+class DpSettingsRow(Base):
+    """A dataset's privacy metadata for DP SQL, set by its owner (see dataex.privacy.dp.settings).
+
+    ``unit`` is the privacy unit column, or ``"row"``; each unit keeps at most ``max_contributions``
+    rows in a query. ``bounds`` maps a numeric column to ``[lo, hi]`` (clipping bounds); ``domains``
+    maps a group-by column to its public list of keys (as strings). ``key_threshold``, when set, lets
+    queries group by columns without a domain: keys are released only above a noisy threshold.
+    """
+
+    __tablename__ = "dp_settings"
+
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), primary_key=True)
+    unit: Mapped[str] = mapped_column(String(200))
+    max_contributions: Mapped[int] = mapped_column(Integer)
+    bounds: Mapped[dict[str, Any]]
+    domains: Mapped[dict[str, Any]]
+    key_threshold: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+    log_index: Mapped[int] = mapped_column(BigInteger)
+
+
+class DpAnswerRow(Base):
+    """A released DP answer, cached per (contract, normalized query hash, ε in 1e-9 units).
+
+    A repeated identical query returns this answer and is not charged again, so repeating a query
+    cannot average the noise away.
+    """
+
+    __tablename__ = "dp_answers"
+
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contracts.id"), primary_key=True)
+    query_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    epsilon_nano: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    answer: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+# -- PSI and compute-to-data (issue 10) -----------------------------------------------------------
+class PsiPreparedSetRow(Base):
+    """A provider's preprocessed PSI set for one dataset column (see dataex.privacy.psi.service).
+
+    The key behind it lives in a 0600 file in the node's home (``key_file``, relative to the home),
+    never in the database; ``file_sha256`` is the dataset file it was built from: a changed dataset
+    gets a fresh key. ``setup_file`` holds the encoded set (no identifier, only hashed group elements).
+    """
+
+    __tablename__ = "psi_prepared_sets"
+
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), primary_key=True)
+    column: Mapped[str] = mapped_column(String(200), primary_key=True)
+    id_type: Mapped[str] = mapped_column(String(40))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    key_file: Mapped[str] = mapped_column(String(300))
+    setup_file: Mapped[str] = mapped_column(String(300))
+    setup_sha256: Mapped[str] = mapped_column(String(64))
+    items: Mapped[int] = mapped_column(BigInteger)
+    max_client_items: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+
+
+class PsiSessionRow(Base):
+    """One PSI session: who, which contract and mode, and the set sizes (never an item)."""
+
+    __tablename__ = "psi_sessions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contracts.id"), index=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), index=True)
+    consumer_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    mode: Mapped[str] = mapped_column(String(20))
+    id_type: Mapped[str] = mapped_column(String(40))
+    column: Mapped[str] = mapped_column(String(200))
+    consumer_items: Mapped[int] = mapped_column(BigInteger)
+    provider_items: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    log_index: Mapped[int] = mapped_column(BigInteger)
+
+
+class ComputeJobRow(Base):
+    """A compute-to-data job: queued → running → succeeded | failed | killed (dataex.compute.jobs).
+
+    ``supervisor`` names the process watching the worker (``host:pid``) and ``heartbeat_at`` its
+    last sign of life, so a restarted node can tell an interrupted job from a running one.
+    ``outputs`` maps an output name to ``{"sha256", "bytes"}``; the files live in the node's home.
+    """
+
+    __tablename__ = "compute_jobs"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contracts.id"), index=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), index=True)
+    consumer_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    recipe: Mapped[dict[str, Any]]
+    limits: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    epsilon_nano: Mapped[int] = mapped_column(BigInteger)
+    supervisor: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None]
+    metrics: Mapped[dict[str, Any]]
+    outputs: Mapped[dict[str, Any]]
+    usage: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+# -- consent withdrawal (issue 6, part 6) ---------------------------------------------------------
+class ConsentWithdrawalRow(Base):
+    """A data subject's withdrawal of consent, identified by a keyed hash of the subject key.
+
+    ``subject_hash`` is the lower-case hex SHA-256 of ``<node pseudonym key, hex> ":" <value>`` (see
+    dataex.contracts.consent); the raw value is never stored. ``column`` names the subject-key column of
+    ``dataset_id``; the withdrawal applies to that dataset and to every dataset derived from it.
+    """
+
+    __tablename__ = "consent_withdrawals"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), index=True)
+    column: Mapped[str] = mapped_column(String(200))
+    subject_hash: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime]
+    log_index: Mapped[int] = mapped_column(BigInteger)
+
+
+class NoticeRow(Base):
+    """A notice to a party, e.g. to delete a withdrawn subject's records received under a contract."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    party_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    contract_id: Mapped[str | None] = mapped_column(ForeignKey("contracts.id"))
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    subject_hash: Mapped[str | None] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+# -- delivery (issue 9): fingerprint tolerances, fingerprints, extracts, Delta Sharing shares -------
+class FingerprintSettingsRow(Base):
+    """The columns of a dataset its owner declared tolerable for fingerprint marks (dataex.delivery).
+
+    ``tolerances`` maps a column to ``{"units": n, "decimals": d, "kind": "number" | "timestamp"}``:
+    a mark may move the value by at most ``n`` units of its last digit (``10**-d``; seconds for
+    timestamps).
+    """
+
+    __tablename__ = "fingerprint_settings"
+
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), primary_key=True)
+    tolerances: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+    log_index: Mapped[int] = mapped_column(BigInteger)
+
+
+class FingerprintRow(Base):
+    """A contract's fingerprint on a dataset: its Tardos codeword is derived from the node secret."""
+
+    __tablename__ = "fingerprints"
+
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contracts.id"), primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), index=True)
+    consumer_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    scheme: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class ExtractRow(Base):
+    """One delivery of a contract's fingerprinted rows (a file extract or a Delta Sharing copy)."""
+
+    __tablename__ = "extracts"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contracts.id"), index=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), index=True)
+    consumer_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    format: Mapped[str] = mapped_column(String(10))
+    rows: Mapped[int] = mapped_column(BigInteger)
+    rows_charged: Mapped[int] = mapped_column(BigInteger)
+    marked_cells: Mapped[int] = mapped_column(BigInteger)
+    file_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime]
+    log_index: Mapped[int] = mapped_column(BigInteger)
+
+
+class ShareRow(Base):
+    """The Delta Sharing share of one contract; only the SHA-256 of its bearer token is kept."""
+
+    __tablename__ = "shares"
+
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contracts.id"), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    created_at: Mapped[datetime]
+    token_issued_at: Mapped[datetime]
+    log_index: Mapped[int] = mapped_column(BigInteger)

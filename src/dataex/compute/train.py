@@ -1,0 +1,277 @@
+"""Training inside the worker process: encode, split, fit, evaluate, export ONNX, write the card.
+
+Runs only in the worker (:mod:`dataex.compute.runner`), under its resource limits. Categorical
+features (text, booleans) are one-hot encoded over the provider's declared domain when there is
+one (``dataex privacy set --domain``), else over the values present; the model's input is the
+float vector named by ``input_features``, and the ONNX graph includes the scaling step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from dataex.compute.modelcard import card, membership_inference
+from dataex.compute.recipes import Recipe
+from dataex.errors import RecipeRefused
+
+MAX_CATEGORIES = 200
+
+
+def run(spec: dict[str, Any]) -> dict[str, Any]:
+    """Trains the recipe in ``spec`` and writes ``model.onnx``, ``metrics.json``, ``model_card.json``."""
+    recipe = Recipe.from_dict(spec["recipe"])
+    out = Path(spec["out_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    x, y, names = _matrix(spec, recipe)
+    from sklearn.model_selection import train_test_split
+
+    stratify = y if recipe.task == "classification" and _min_class(y) >= 2 else None
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x, y, test_size=recipe.test_size, random_state=recipe.seed, stratify=stratify
+    )
+    if recipe.task == "classification" and len(np.unique(y_tr)) < 2:
+        raise RecipeRefused("the training split has a single class", field="target")
+    model, privacy = _fit(recipe, spec, x_tr, y_tr, names)
+    metrics = _metrics(recipe, model, x_te, y_te)
+    mia = membership_inference(_losses(recipe, model, x_tr, y_tr), _losses(recipe, model, x_te, y_te))
+    onnx_bytes, agreement = _onnx(recipe, model, x_te)
+    (out / "model.onnx").write_bytes(onnx_bytes)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    model_card = card(
+        job_id=spec["job_id"],
+        recipe=recipe.to_dict(),
+        dataset=spec["dataset"],
+        rows={"used": len(y), "train": len(y_tr), "test": len(y_te)},
+        input_features=names,
+        metrics=metrics,
+        privacy=privacy,
+        mia=mia,
+        onnx={"opset": "skl2onnx default", "sha256": hashlib.sha256(onnx_bytes).hexdigest(), **agreement},
+    )
+    (out / "model_card.json").write_text(json.dumps(model_card, indent=2, ensure_ascii=False))
+    return {"metrics": metrics, "membership_inference": mia, "rows": model_card["data"]["rows"]}
+
+
+def _matrix(spec: dict[str, Any], recipe: Recipe) -> tuple[npt.NDArray[np.float32], Any, list[str]]:
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(spec["data_path"], columns=[*recipe.features, recipe.target])
+    table = table.filter(pc.is_valid(table.column(recipe.target)))
+    domains: dict[str, list[str]] = spec.get("domains", {})
+    bounds: dict[str, list[float]] = spec.get("bounds", {})
+    columns: list[npt.NDArray[np.float32]] = []
+    names: list[str] = []
+    for f in recipe.features:
+        col = table.column(f)
+        if _is_numeric(col.type):
+            values = np.asarray(col.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.float64)
+            if recipe.dp:
+                if f not in bounds:
+                    raise RecipeRefused(
+                        f"a DP model needs declared bounds for numeric feature {f!r} "
+                        "(the provider sets them with `dataex privacy set --bounds`)",
+                        field="features",
+                    )
+                lo, hi = bounds[f]
+                values = np.clip(values, lo, hi)
+            columns.append(values.astype(np.float32))
+            names.append(f)
+        else:
+            text = [None if v is None else str(v) for v in col.to_pylist()]
+            cats = domains.get(f) or sorted({v for v in text if v is not None})
+            if len(cats) > MAX_CATEGORIES:
+                raise RecipeRefused(f"feature {f!r} has over {MAX_CATEGORIES} categories", field="features")
+            arr = np.asarray(text, dtype=object)
+            for c in cats:
+                columns.append((arr == c).astype(np.float32))
+                names.append(f"{f}={c}")
+    x = np.column_stack(columns).astype(np.float32)
+    target = table.column(recipe.target)
+    if recipe.task == "classification":
+        y: Any = np.asarray([str(v) for v in target.to_pylist()], dtype=object).astype(str)
+    else:
+        y = np.asarray(target.to_numpy(zero_copy_only=False), dtype=np.float64)
+    return x, y, names
+
+
+def _is_numeric(t: Any) -> bool:
+    import pyarrow.types as pat
+
+    return bool(pat.is_integer(t) or pat.is_floating(t) or pat.is_decimal(t))
+
+
+def _min_class(y: Any) -> int:
+    _, counts = np.unique(y, return_counts=True)
+    return int(counts.min())
+
+
+def _fit(
+    recipe: Recipe, spec: dict[str, Any], x: Any, y: Any, names: list[str]
+) -> tuple[Any, dict[str, Any]]:
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    p = dict(recipe.params)
+    seed = recipe.seed
+    none = {"mechanism": "none", "epsilon": None, "note": "no differential privacy"}
+    if recipe.model == "logistic_regression":
+        from sklearn.linear_model import LogisticRegression
+
+        model = Pipeline([("scale", StandardScaler()), ("model", LogisticRegression(**p))])
+    elif recipe.model == "linear_regression":
+        from sklearn.linear_model import LinearRegression
+
+        model = Pipeline([("scale", StandardScaler()), ("model", LinearRegression())])
+    elif recipe.model == "random_forest":
+        from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+        cls = RandomForestClassifier if recipe.task == "classification" else RandomForestRegressor
+        model = cls(random_state=seed, n_jobs=1, **p)
+    elif recipe.model == "hist_gradient_boosting":
+        from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+        hcls = (
+            HistGradientBoostingClassifier
+            if recipe.task == "classification"
+            else HistGradientBoostingRegressor
+        )
+        model = hcls(random_state=seed, early_stopping=False, **p)
+    else:
+        return _fit_dp(recipe, spec, x, y, names)
+    model.fit(x, y)
+    return model, none
+
+
+def _fit_dp(
+    recipe: Recipe, spec: dict[str, Any], x: Any, y: Any, names: list[str]
+) -> tuple[Any, dict[str, Any]]:
+    """diffprivlib's ε-DP logistic regression (objective perturbation) on features scaled to [0, 1]."""
+    _diffprivlib_compat()
+    from diffprivlib.models import LogisticRegression as DPLogisticRegression
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    bounds = spec.get("bounds", {})
+    lo = np.asarray([bounds[n][0] if n in bounds else 0.0 for n in names], dtype=np.float64)
+    hi = np.asarray([bounds[n][1] if n in bounds else 1.0 for n in names], dtype=np.float64)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    scaled = np.clip((x - lo) / span, 0.0, 1.0)
+    data_norm = float(np.sqrt(x.shape[1]))
+    dp = _dp_model(DPLogisticRegression, epsilon=recipe.epsilon, data_norm=data_norm, **dict(recipe.params))
+    dp.fit(scaled, y)
+    plain = LogisticRegression()
+    plain.classes_, plain.coef_, plain.intercept_ = dp.classes_, dp.coef_, dp.intercept_
+    plain.n_features_in_ = x.shape[1]
+    scaler = StandardScaler()
+    scaler.mean_, scaler.scale_, scaler.var_ = lo, span, span**2
+    scaler.n_features_in_, scaler.n_samples_seen_ = x.shape[1], len(y)
+    privacy = {
+        "mechanism": "diffprivlib LogisticRegression (objective perturbation, Chaudhuri et al. 2011)",
+        "epsilon": recipe.epsilon,
+        "data_norm": data_norm,
+        "unit": "row",
+        "note": "features clipped to the provider's declared bounds and scaled to [0, 1]",
+    }
+    return Pipeline([("scale", scaler), ("model", plain)]), privacy
+
+
+def _diffprivlib_compat() -> None:
+    """diffprivlib 0.6.6's package import pulls in its DP forest, which imports ``DOUBLE`` and
+    ``DTYPE`` from ``sklearn.tree._tree``; recent scikit-learn dropped those aliases of float64 /
+    float32. We use only the DP logistic regression, so restore the aliases (same values)."""
+    import sklearn.tree._tree as tree
+
+    for name, dtype in (("DOUBLE", np.float64), ("DTYPE", np.float32)):
+        if not hasattr(tree, name):
+            setattr(tree, name, dtype)
+
+
+def _dp_model(cls: Any, *, epsilon: float | None, data_norm: float, **params: Any) -> Any:
+    """diffprivlib's model; on scikit-learn >= 1.8 (which removed ``multi_class``) its ``__init__``
+    cannot call scikit-learn's, so set the same attributes it sets (binary/OvR with lbfgs, l2)."""
+    import inspect
+
+    from diffprivlib.accountant import BudgetAccountant
+    from sklearn.linear_model import LogisticRegression
+
+    if "multi_class" in inspect.signature(LogisticRegression.__init__).parameters:
+        return cls(epsilon=epsilon, data_norm=data_norm, **params)
+    model = cls.__new__(cls)
+    LogisticRegression.__init__(
+        model, penalty="l2", dual=False, tol=1e-4, C=params.get("C", 1.0), fit_intercept=True,
+        intercept_scaling=1.0, class_weight=None, random_state=None, solver="lbfgs",
+        max_iter=int(params.get("max_iter", 100)), verbose=0, warm_start=False,
+    )  # fmt: skip
+    model.epsilon, model.data_norm, model.classes_ = epsilon, data_norm, None
+    model.accountant = BudgetAccountant.load_default(None)
+    return model
+
+
+def _metrics(recipe: Recipe, model: Any, x: Any, y: Any) -> dict[str, float]:
+    from sklearn import metrics as m
+
+    out: dict[str, float] = {}
+    if recipe.task == "classification":
+        pred = model.predict(x)
+        proba = model.predict_proba(x)
+        classes = list(model.classes_)
+        for name in recipe.metrics:
+            if name == "accuracy":
+                out[name] = float(m.accuracy_score(y, pred))
+            elif name == "f1_macro":
+                out[name] = float(m.f1_score(y, pred, average="macro"))
+            elif name == "log_loss":
+                out[name] = float(m.log_loss(y, proba, labels=classes))
+            elif name == "roc_auc" and len(set(y)) == len(classes) >= 2:
+                scores = proba[:, 1] if len(classes) == 2 else proba
+                out[name] = float(m.roc_auc_score(y, scores, multi_class="ovr", labels=classes))
+    else:
+        pred = model.predict(x)
+        for name in recipe.metrics:
+            if name == "r2":
+                out[name] = float(m.r2_score(y, pred))
+            elif name == "mae":
+                out[name] = float(m.mean_absolute_error(y, pred))
+            elif name == "rmse":
+                out[name] = float(np.sqrt(m.mean_squared_error(y, pred)))
+    return {k: round(v, 6) for k, v in out.items()}
+
+
+def _losses(recipe: Recipe, model: Any, x: Any, y: Any) -> npt.NDArray[np.float64]:
+    if recipe.task == "classification":
+        proba = model.predict_proba(x)
+        index = {c: i for i, c in enumerate(model.classes_)}
+        p = proba[np.arange(len(y)), [index[v] for v in y]]
+        return np.asarray(-np.log(np.clip(p, 1e-12, 1.0)), dtype=np.float64)
+    return np.asarray((np.asarray(y) - model.predict(x)) ** 2, dtype=np.float64)
+
+
+def _onnx(recipe: Recipe, model: Any, x_test: Any) -> tuple[bytes, dict[str, Any]]:
+    import onnxruntime as ort
+    from skl2onnx import to_onnx
+
+    options = {"zipmap": False} if recipe.task == "classification" else None
+    sample = x_test[:1].astype(np.float32)
+    onx = to_onnx(model, sample, options={id(_final(model)): options} if options else None)
+    data = onx.SerializeToString()
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    rows = x_test[:1000].astype(np.float32)
+    got = session.run(None, {session.get_inputs()[0].name: rows})[0]
+    want = model.predict(rows)
+    if recipe.task == "classification":
+        agree = float(np.mean(np.asarray(got).astype(str) == np.asarray(want).astype(str)))
+    else:
+        agree = float(np.mean(np.isclose(np.ravel(got), want, rtol=1e-3, atol=1e-3)))
+    return data, {"checked_rows": len(rows), "prediction_agreement": agree}
+
+
+def _final(model: Any) -> Any:
+    return model.steps[-1][1] if hasattr(model, "steps") else model

@@ -1,0 +1,302 @@
+"""Extracts: the rows an L3/L4 contract allows, fingerprinted for that contract, charged and logged.
+
+``extract(ex, contract_id, actor=consumer, out=path, format="parquet"|"csv"|"xlsx")``:
+
+1. ``authorize(ex, consumer, "extract", dataset, {contract_id})`` (logged either way); only the
+   contract's consumer may extract.
+2. **L3 rule**: an L3 contract's dataset must be a de-identified release — produced by the
+   anonymizer (a ``dataset.anonymized`` log entry names it) or derived from such a release.
+3. The dataset must have declared tolerable columns (``dataex fingerprint set``), none of them
+   protected (quasi-identifiers, sensitive attributes, personal fields): every extract is
+   fingerprinted.
+4. Rows of subjects who withdrew consent are excluded (:func:`excluded_subjects`).
+5. The contract's Tardos codeword is embedded, the file written next to ``out`` and hashed.
+6. Rows are charged with ``budget.charge`` (which settles per-row prices through the market in the
+   same transaction) — only rows not charged before: re-delivering the same table to the same
+   contract (a second extract, a Delta Sharing read) does not charge twice. Over the row limit:
+   ``BudgetExhausted`` and nothing is delivered.
+7. ``extract.delivered`` is logged with the file's SHA-256, then the file is moved to ``out``.
+
+Every refusal after step 1 is logged as ``extract.refused`` with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, NoReturn
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import func, select
+
+from dataex.contracts import budget
+from dataex.contracts.authorize import authorize
+from dataex.db.models import ContractRow, ExtractRow, FingerprintRow
+from dataex.delivery import tardos
+from dataex.delivery.fingerprint import GAMMA, SCHEME, embed, load_or_create_secret
+from dataex.delivery.tolerances import find_tolerances, is_deidentified, protected_columns
+from dataex.errors import (
+    ContractNotFound,
+    DataexError,
+    ExtractRefused,
+    FingerprintUnavailable,
+    InvalidInput,
+)
+from dataex.identity.parties import Party, new_id
+from dataex.ledger.log import utc_now
+from dataex.storage.store import sha256_file
+
+if TYPE_CHECKING:
+    from dataex.exchange import Exchange
+
+FORMATS: Final = ("parquet", "csv", "xlsx")
+XLSX_MAX_ROWS: Final = 1_048_575
+
+
+@dataclass(frozen=True)
+class ExtractResult:
+    id: str
+    contract_id: str
+    dataset_id: str
+    consumer_id: str
+    channel: str
+    format: str
+    rows: int
+    rows_charged: int
+    marked_cells: int
+    sha256: str
+    path: Path
+    log_index: int
+
+
+def scheme() -> dict[str, object]:
+    return {"scheme": SCHEME, "code_length": tardos.CODE_LENGTH, "cutoff": tardos.CUTOFF, "gamma": GAMMA}
+
+
+def excluded_subjects(ex: Exchange, dataset_id: str) -> str | None:
+    """CONSENT HOOK: a DuckDB predicate keeping rows of subjects who did not withdraw (None: all).
+
+    The single place where extracts ask the consent service (dataex.contracts.consent).
+    """
+    from dataex.contracts import consent
+
+    with ex.session() as s:
+        return consent.exclusion_predicate(ex, s, dataset_id)
+
+
+def extract(
+    ex: Exchange, contract_id: str, *, actor: Party, out: Path, format: str = "parquet"
+) -> ExtractResult:
+    """Delivers the contract's fingerprinted rows to ``out``; see the module docstring."""
+    if format not in FORMATS:
+        raise InvalidInput(f"unknown extract format {format!r}; use one of {', '.join(FORMATS)}")
+    return deliver(ex, contract_id, actor=actor, out=out, format=format, channel="file")
+
+
+def deliver(
+    ex: Exchange, contract_id: str, *, actor: Party, out: Path, format: str, channel: str
+) -> ExtractResult:
+    """Steps 1-7 for any channel (``file`` or ``delta-sharing``)."""
+    with ex.session() as s:
+        contract = s.get(ContractRow, contract_id)
+        if contract is None:
+            raise ContractNotFound(contract_id)
+        dataset_id, consumer_id, tier = contract.dataset_id, contract.consumer_id, contract.tier
+    authorize(ex, actor, "extract", dataset_id, {"contract_id": contract_id}).raise_if_denied()
+    refuse = _refuser(ex, actor, contract_id, dataset_id, channel)
+    if actor.id != consumer_id:
+        refuse(ExtractRefused("only the contract's consumer may extract its rows", contract_id=contract_id))
+    with ex.session() as s:
+        if tier == "L3" and not is_deidentified(s, dataset_id):
+            refuse(
+                ExtractRefused(
+                    f"contract {contract_id} is L3 but dataset {dataset_id} is not a de-identified release: "
+                    "offer the anonymizer's derived dataset at L3",
+                    contract_id=contract_id,
+                )
+            )
+        tolerances = find_tolerances(s, dataset_id)
+        clash = sorted({t.column for t in tolerances} & protected_columns(s, dataset_id))
+        charged_before = int(
+            s.scalar(select(func.sum(ExtractRow.rows_charged)).where(ExtractRow.contract_id == contract_id))
+            or 0
+        )
+    if not tolerances:
+        refuse(
+            FingerprintUnavailable(
+                f"dataset {dataset_id} declares no tolerable columns, and every extract is fingerprinted: "
+                f"its owner runs `dataex fingerprint set {dataset_id} --tolerate COLUMN=UNITS`",
+                dataset_id=dataset_id,
+            )
+        )
+    if clash:
+        refuse(FingerprintUnavailable(f"tolerable columns {clash} are protected", dataset_id=dataset_id))
+    table = _load(ex, dataset_id)
+    if format == "xlsx" and table.num_rows > XLSX_MAX_ROWS:
+        refuse(InvalidInput(f"{table.num_rows} rows do not fit in one .xlsx sheet; use parquet or csv"))
+    secret = load_or_create_secret(ex.settings.home)
+    p = tardos.biases(secret)
+    marked = embed(
+        table, secret=secret, tolerances=tolerances, codeword=tardos.codeword(secret, contract_id, p)
+    )
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.{new_id('tmp')}")
+    try:
+        write_table(marked.table, tmp, format)
+        sha = sha256_file(tmp)
+        to_charge = max(0, table.num_rows - charged_before)
+        if to_charge:
+            try:
+                budget.charge(ex, contract_id, rows=to_charge, actor=actor.id)
+            except DataexError as e:
+                refuse(e)
+        result = _record(
+            ex,
+            actor,
+            contract_id,
+            dataset_id,
+            channel,
+            format,
+            table.num_rows,
+            to_charge,
+            marked.marked_cells,
+            sha,
+            out,
+        )
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return result
+
+
+def _refuser(
+    ex: Exchange, actor: Party, contract_id: str, dataset_id: str, channel: str
+) -> Callable[[DataexError], NoReturn]:
+    """Logs ``extract.refused`` (its own transaction) and raises the error."""
+
+    def refuse(error: DataexError) -> NoReturn:
+        with ex.transaction() as s:
+            record = {
+                "contract_id": contract_id,
+                "dataset_id": dataset_id,
+                "channel": channel,
+                "reason": error.message,
+                "code": error.code,
+            }
+            ex.log.append(s, "extract.refused", record, actor=actor.id)
+            ex.log.checkpoint(s)
+        raise error
+
+    return refuse
+
+
+def _load(ex: Exchange, dataset_id: str) -> pa.Table:
+    with ex.session() as s:
+        from dataex.catalog.datasets import get_dataset_row
+
+        path = ex.store.url(get_dataset_row(s, dataset_id).file_sha256)
+    predicate = excluded_subjects(ex, dataset_id)
+    if predicate is None:
+        return pq.read_table(path)
+    import duckdb
+
+    from dataex.catalog.digest import quote_literal
+
+    with duckdb.connect() as con:
+        return con.sql(
+            f"SELECT * FROM read_parquet({quote_literal(path)}) WHERE {predicate}"
+        ).to_arrow_table()
+
+
+def write_table(table: pa.Table, path: Path, format: str) -> None:
+    """Writes ``table`` as Parquet, CSV (UTF-8, header) or .xlsx (one sheet)."""
+    if format == "parquet":
+        pq.write_table(table, path)
+    elif format == "csv":
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(table, path)
+    else:
+        try:
+            import openpyxl  # noqa: F401
+        except ImportError as e:
+            raise InvalidInput("writing .xlsx needs openpyxl: pip install openpyxl") from e
+        frame = table.to_pandas()
+        with open(path, "wb") as f:
+            frame.to_excel(f, index=False, engine="openpyxl")
+
+
+def _record(
+    ex: Exchange,
+    actor: Party,
+    contract_id: str,
+    dataset_id: str,
+    channel: str,
+    format: str,
+    rows: int,
+    charged: int,
+    marked: int,
+    sha: str,
+    out: Path,
+) -> ExtractResult:
+    now = utc_now()
+    extract_id = new_id("ext")
+    with ex.transaction() as s:
+        if s.get(FingerprintRow, contract_id) is None:
+            s.add(
+                FingerprintRow(
+                    contract_id=contract_id,
+                    dataset_id=dataset_id,
+                    consumer_id=actor.id,
+                    scheme=scheme(),
+                    created_at=now,
+                )
+            )
+        record = {
+            "extract_id": extract_id,
+            "contract_id": contract_id,
+            "dataset_id": dataset_id,
+            "consumer_id": actor.id,
+            "channel": channel,
+            "format": format,
+            "rows": rows,
+            "rows_charged": charged,
+            "marked_cells": marked,
+            "sha256": sha,
+            "fingerprint": scheme(),
+        }
+        entry = ex.log.append(s, "extract.delivered", record, actor=actor.id)
+        s.add(
+            ExtractRow(
+                id=extract_id,
+                contract_id=contract_id,
+                dataset_id=dataset_id,
+                consumer_id=actor.id,
+                channel=channel,
+                format=format,
+                rows=rows,
+                rows_charged=charged,
+                marked_cells=marked,
+                file_sha256=sha,
+                created_at=now,
+                log_index=entry.index,
+            )
+        )
+        ex.log.checkpoint(s)
+    return ExtractResult(
+        extract_id,
+        contract_id,
+        dataset_id,
+        actor.id,
+        channel,
+        format,
+        rows,
+        charged,
+        marked,
+        sha,
+        out,
+        entry.index,
+    )

@@ -1,0 +1,1 @@
+"""The market: prices, orders, the double-entry settlement ledger, joint products and valuation."""

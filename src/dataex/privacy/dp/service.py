@@ -1,0 +1,329 @@
+"""DP SQL under an L1 contract: authorize → parse → rewrite → charge → execute → noise → cache.
+
+``query(ex, contract_id, sql, epsilon=…, actor=…)`` is the only entry point. The contract's ε (and δ
+when keys pass a noisy threshold) is charged atomically by :func:`dataex.contracts.budget.charge`
+**before** anything is computed or released; a repeated identical query (same contract, same
+normalized query, same ε) returns the cached answer and charges nothing, so the noise cannot be
+averaged away. ``explain=True`` returns the plan (rewritten SQL, sensitivities, ε split, noise
+scales) and charges nothing. Refusals after ``authorize`` allowed the access (bad SQL, ε <= 0,
+over budget, missing privacy metadata, unknown column) are logged as ``dp.query.refused``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import IntegrityError as SqlIntegrityError
+
+from dataex.contracts import budget, odrl
+from dataex.contracts.authorize import authorize
+from dataex.db.models import ContractRow, DatasetRow, DpAnswerRow, DpSettingsRow
+from dataex.engines import Engine, get_engine
+from dataex.errors import (
+    AccessDenied,
+    ContractNotFound,
+    DataexError,
+    InvalidInput,
+    QueryRefused,
+)
+from dataex.identity.parties import Party
+from dataex.ledger.log import utc_now
+from dataex.privacy.dp import mechanisms
+from dataex.privacy.dp.parse import ParsedQuery, parse
+from dataex.privacy.dp.rewrite import VIEW, Plan, plan_query
+from dataex.privacy.dp.settings import PrivacySettings, column_types
+
+if TYPE_CHECKING:
+    from dataex.exchange import Exchange
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A released DP answer: one noisy value and one 95% interval per output of every group."""
+
+    contract_id: str
+    dataset_id: str
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    intervals: list[dict[str, list[float] | None]]
+    epsilon_charged: float
+    delta_charged: float
+    epsilon_remaining: float | None
+    cached: bool
+    engine: str
+    query_hash: str
+    explain: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def query(
+    ex: Exchange,
+    contract_id: str,
+    sql: str,
+    *,
+    epsilon: float,
+    actor: Party,
+    engine: str | Engine | None = None,
+    explain: bool = False,
+) -> Answer:
+    """Answers ``sql`` with differential privacy under ``contract_id``; see the module docstring."""
+    with ex.session() as s:
+        contract = s.get(ContractRow, contract_id)
+        if contract is None:
+            raise ContractNotFound(contract_id)
+        dataset_id = contract.dataset_id
+    decision = authorize(ex, actor, "dp_query", dataset_id, {"contract_id": contract_id})
+    decision.raise_if_denied()
+    if decision.contract_id != contract_id:
+        error = AccessDenied(
+            f"only the consumer of contract {contract_id} may query under it",
+            rule="contract.not_yours",
+            contract_id=contract_id,
+        )
+        _log_refusal(ex, actor, contract_id, error)
+        raise error
+    runner = get_engine(engine)
+    try:
+        eps_nano = _epsilon_units(epsilon)
+        parsed, plan, dataset = _plan(ex, dataset_id, sql, epsilon)
+        query_hash = parsed.query_hash(dataset.id)
+        if explain:
+            return _answer(ex, contract_id, dataset.id, runner, query_hash, explain=describe(plan, runner))
+        cached = None if mechanisms.is_exact() else _cached(ex, contract_id, query_hash, eps_nano)
+        if cached is not None:
+            return _answer(ex, contract_id, dataset.id, runner, query_hash, cached=cached)
+        charge = _charge(ex, contract_id, epsilon=epsilon, delta=plan.delta, actor=actor)
+    except DataexError as error:
+        _log_refusal(ex, actor, contract_id, error)
+        raise
+    table = _execute(runner, plan, ex.store.url(dataset.file_sha256))
+    released = mechanisms.release(plan, table)
+    body: dict[str, Any] = {
+        "columns": released.columns,
+        "rows": released.rows,
+        "intervals": released.intervals,
+        "epsilon": epsilon,
+        "delta": plan.delta,
+        "threshold": released.threshold,
+        "sql": sql,
+    }
+    if not mechanisms.is_exact():
+        stored = _store(ex, contract_id, query_hash, eps_nano, body)
+        if stored is not body:  # a concurrent identical query released first: return its answer
+            body = stored
+    return Answer(
+        contract_id=contract_id,
+        dataset_id=dataset.id,
+        columns=body["columns"],
+        rows=body["rows"],
+        intervals=body["intervals"],
+        epsilon_charged=charge.epsilon,
+        delta_charged=charge.delta,
+        epsilon_remaining=_float_or_none(charge.remaining.get("epsilon")),
+        cached=False,
+        engine=runner.name,
+        query_hash=query_hash,
+        notes=_notes(released.threshold),
+    )
+
+
+def describe(plan: Plan, runner: Engine) -> dict[str, Any]:
+    """The ``--explain`` view: rewritten SQL, sensitivities, the ε split and per-value noise."""
+    measurements = []
+    for m in plan.measurements:
+        scale = mechanisms.noise_scale(m)
+        entry: dict[str, Any] = {
+            "name": m.name,
+            "statistic": m.kind,
+            "column": None if m.column == "__distinct__" else m.column,
+            "distinct_units": m.column == "__distinct__",
+            "epsilon": m.epsilon,
+            "sensitivity": m.sensitivity * m.step if m.kind == "sum" else m.sensitivity,
+        }
+        if m.kind == "median":
+            entry |= {
+                "mechanism": "OpenDP make_noisy_max (report-noisy-max, exponential mechanism)",
+                "candidates": len(m.candidates),
+                "gumbel_scale": scale,
+            }
+        else:
+            hw = mechanisms.half_width(m.sensitivity / m.epsilon)
+            entry |= {
+                "mechanism": "OpenDP make_laplace (discrete Laplace, integer vector)",
+                "grid_step": m.step,
+                "offset": m.offset,
+                "laplace_scale": scale,
+                "ci95_half_width": hw * m.step,
+            }
+        measurements.append(entry)
+    outputs = [
+        {"name": o.name, "kind": o.kind, "column": o.column, "measurements": list(o.measurements)}
+        for o in plan.outputs
+    ]
+    return {
+        "engine": runner.name,
+        "sql": plan.sql_for(runner.dialect),
+        "unit": plan.unit,
+        "max_contributions": plan.max_contributions,
+        "epsilon": plan.epsilon,
+        "delta": plan.delta,
+        "budget_split": f"ε split equally over {len(plan.measurements)} measurement(s): "
+        f"{plan.epsilon / len(plan.measurements):g} each (sequential composition); "
+        "AVG = offset + noisy centered sum / noisy count (post-processing)",
+        "groups": "declared domains, every key released (empty groups too)"
+        if plan.domain_complete
+        else f"keys without a domain pass OpenDP's Laplace threshold (δ={plan.delta:g}"
+        + (f", at least {plan.threshold}" if plan.threshold else "")
+        + ")",
+        "measurements": measurements,
+        "outputs": outputs,
+        "charged": False,
+    }
+
+
+def _plan(ex: Exchange, dataset_id: str, sql: str, epsilon: float) -> tuple[ParsedQuery, Plan, DatasetRow]:
+    parsed = parse(sql)
+    with ex.session() as s:
+        dataset = s.get(DatasetRow, dataset_id)
+        assert dataset is not None  # authorize allowed it
+        settings_row = s.get(DpSettingsRow, dataset_id)
+        settings = None if settings_row is None else PrivacySettings.of(settings_row)
+        names = {dataset.id.lower(), _stem(dataset.source_name)}
+        if parsed.table.lower() not in names:
+            raise QueryRefused(
+                f"query refused: FROM {parsed.table} is not this contract's dataset; "
+                f"name it {dataset.id} or {_stem(dataset.source_name)}",
+                construct="table",
+            )
+        s.expunge(dataset)
+    plan = plan_query(
+        parsed, settings=settings, types=column_types(dataset), dataset_id=dataset_id, epsilon=epsilon
+    )
+    return parsed, plan, dataset
+
+
+def _stem(source_name: str) -> str:
+    name = source_name.rsplit("/", 1)[-1]
+    return (name.split(".", 1)[0] if "." in name else name).lower()
+
+
+def _epsilon_units(epsilon: float) -> int:
+    if isinstance(epsilon, bool) or not isinstance(epsilon, int | float) or not math.isfinite(epsilon):
+        raise InvalidInput(f"epsilon must be a positive number; got {epsilon!r}")
+    if epsilon <= 0:
+        raise InvalidInput(f"epsilon must be > 0; got {epsilon:g}")
+    return budget.to_units(epsilon, odrl.EPSILON_SCALE, "epsilon")
+
+
+def _charge(ex: Exchange, contract_id: str, *, epsilon: float, delta: float, actor: Party) -> budget.Charge:
+    """The one place a DP query is paid for, before anything is computed or released.
+
+    Today: ε, δ and one query from the contract's budget (atomic, logged as ``budget.charged``).
+    MARKET HOOK (issue 8): the per-query / per-ε price belongs here, in the same transaction as the
+    budget — e.g. ``dataex.market.settlement.charge_usage(session, contract_id, epsilon=epsilon,
+    queries=1, rows=0)`` inside ``budget.charge``'s transaction (which needs a session-taking variant
+    of ``budget.charge`` or a hook parameter on it).
+    """
+    return budget.charge(ex, contract_id, epsilon=epsilon, delta=delta, queries=1, actor=actor.id)
+
+
+def _execute(runner: Engine, plan: Plan, path: str) -> Any:
+    try:
+        return runner.execute(plan.sql_for(runner.dialect), {VIEW: path})
+    except DataexError:
+        raise
+    except Exception as e:  # an engine's own errors may quote data values: hide them
+        raise DataexError(
+            f"the {runner.name} engine failed to run the rewritten query ({type(e).__name__})"
+        ) from e
+
+
+def _cached(ex: Exchange, contract_id: str, query_hash: str, eps_nano: int) -> dict[str, Any] | None:
+    with ex.session() as s:
+        row = s.get(DpAnswerRow, (contract_id, query_hash, eps_nano))
+        return None if row is None else dict(row.answer)
+
+
+def _store(
+    ex: Exchange, contract_id: str, query_hash: str, eps_nano: int, body: dict[str, Any]
+) -> dict[str, Any]:
+    try:
+        with ex.transaction() as s:
+            s.add(
+                DpAnswerRow(
+                    contract_id=contract_id,
+                    query_hash=query_hash,
+                    epsilon_nano=eps_nano,
+                    answer=body,
+                    created_at=utc_now(),
+                )
+            )
+    except SqlIntegrityError:
+        existing = _cached(ex, contract_id, query_hash, eps_nano)
+        if existing is None:  # pragma: no cover - the conflicting row cannot vanish
+            raise
+        return existing
+    return body
+
+
+def _answer(
+    ex: Exchange,
+    contract_id: str,
+    dataset_id: str,
+    runner: Engine,
+    query_hash: str,
+    *,
+    cached: dict[str, Any] | None = None,
+    explain: dict[str, Any] | None = None,
+) -> Answer:
+    with ex.session() as s:
+        row = s.get(ContractRow, contract_id)
+        assert row is not None
+        left = row.remaining_epsilon_nano
+    body = cached or {}
+    return Answer(
+        contract_id=contract_id,
+        dataset_id=dataset_id,
+        columns=list(body.get("columns", [])),
+        rows=list(body.get("rows", [])),
+        intervals=list(body.get("intervals", [])),
+        epsilon_charged=0.0,
+        delta_charged=0.0,
+        epsilon_remaining=None if left is None else left / odrl.EPSILON_SCALE,
+        cached=cached is not None,
+        engine=runner.name,
+        query_hash=query_hash,
+        explain=explain,
+        notes=["the same query at the same ε was answered before: the same answer, nothing charged"]
+        if cached is not None
+        else [],
+    )
+
+
+def _notes(threshold: int | None) -> list[str]:
+    notes = ["intervals are 95% intervals of the noise around the clipped, contribution-bounded value"]
+    if threshold is not None:
+        notes.append(
+            f"keys without a declared domain were released only when their noisy count >= {threshold}"
+        )
+    return notes
+
+
+def _float_or_none(value: float | int | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _log_refusal(ex: Exchange, actor: Party, contract_id: str, error: DataexError) -> None:
+    with ex.transaction() as s:
+        ex.log.append(
+            s,
+            "dp.query.refused",
+            {"contract_id": contract_id, "code": error.code, "reason": error.message},
+            actor=actor.id,
+        )
+        ex.log.checkpoint(s)

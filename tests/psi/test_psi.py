@@ -1,0 +1,229 @@
+"""PSI: correctness against a plain set intersection, tier rules, bad input, nothing stored."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pytest
+from sqlalchemy import inspect, select, text
+
+from dataex.db.models import ContractRow, LogEntryRow, PsiPreparedSetRow
+from dataex.demo.data import hospital_visits, insurer_policyholders
+from dataex.errors import (
+    AccessDenied,
+    EmptyFile,
+    InvalidIdentifiers,
+    InvalidPsiMessage,
+    UnknownColumn,
+)
+from dataex.privacy.psi import protocol
+from dataex.privacy.psi.client import LocalTransport, b64, run
+from dataex.privacy.psi.normalize import canonical, normalize
+from dataex.privacy.psi.service import run_session
+from tests.conftest import Node
+from tests.contracts import Market, log_events, market
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path, pa.Table, pa.Table]:
+    visits = hospital_visits(400, seed=5)
+    holders = insurer_policyholders(visits, 150, overlap=0.4, seed=6)
+    v, p = tmp_path / "visits.csv", tmp_path / "holders.csv"
+    pacsv.write_csv(visits, v)
+    pacsv.write_csv(holders, p)
+    return v, p, visits, holders
+
+
+@pytest.fixture
+def mk(sqlite_node: Node, files: tuple[Path, Path, pa.Table, pa.Table]) -> Market:
+    return market(sqlite_node, files[0])
+
+
+def plain(visits: pa.Table, holders: pa.Table, column: str = "id_no") -> set[str]:
+    return {str(x) for x in visits.column(column).to_pylist()} & {
+        str(x) for x in holders.column(column).to_pylist()
+    }
+
+
+def test_members_and_count_equal_the_plain_intersection(
+    mk: Market, files: tuple[Path, Path, pa.Table, pa.Table]
+) -> None:
+    _, holders_csv, visits, holders = files
+    contract = mk.contract("L3", max_rows=1000)
+    local = LocalTransport(mk.ex, mk.insurer.party)
+    expected = plain(visits, holders)
+    assert len(expected) == 60
+    members = run(local, contract.id, input=holders_csv, column="id_no", reveal="members")
+    assert set(members.members or []) == expected
+    assert members.count == len(expected) and members.id_type == "cn_resident_id"
+    count = run(local, contract.id, input=holders_csv, column="id_no", reveal="count")
+    assert (count.count, count.members, count.consumer_items) == (len(expected), None, 150)
+    by_mobile = run(local, contract.id, input=holders_csv, column="mobile", reveal="count")
+    assert by_mobile.count == len(plain(visits, holders, "mobile"))
+    assert log_events(mk.ex).count("psi.session") == 3
+
+
+def test_members_need_l3_and_count_runs_under_l2(
+    mk: Market, files: tuple[Path, Path, pa.Table, pa.Table]
+) -> None:
+    contract = mk.contract("L2")
+    local = LocalTransport(mk.ex, mk.insurer.party)
+    with pytest.raises(AccessDenied) as denied:
+        run(local, contract.id, input=files[1], column="id_no", reveal="members")
+    assert denied.value.rule == "psi.members_needs_L3"
+    assert log_events(mk.ex)[-1] == "psi.refused"
+    assert run(local, contract.id, input=files[1], column="id_no", reveal="count").count == 60
+
+
+def test_count_runs_under_l1(mk: Market, files: tuple[Path, Path, pa.Table, pa.Table]) -> None:
+    contract = mk.contract("L1")
+    local = LocalTransport(mk.ex, mk.insurer.party)
+    assert run(local, contract.id, input=files[1], column="id_no", reveal="count").count == 60
+
+
+def test_psi_then_dp_runs_under_l1(mk: Market, files: tuple[Path, Path, pa.Table, pa.Table]) -> None:
+    then_dp_equals_the_plain_aggregate(mk, files)
+
+
+def then_dp_equals_the_plain_aggregate(mk: Market, files: tuple[Path, Path, pa.Table, pa.Table]) -> None:
+    from dataex.privacy.dp import set_privacy
+    from dataex.privacy.dp.mechanisms import exact_mode
+
+    _, holders_csv, visits, holders = files
+    departments = sorted({str(d) for d in visits.column("department").to_pylist()})
+    set_privacy(
+        mk.ex, mk.dataset_id, actor=mk.hospital.party, unit="row", max_contributions=1,
+        domains={"department": departments},
+    )  # fmt: skip
+    contract = mk.contract("L1")
+    shared = plain(visits, holders)
+    want = dict.fromkeys(departments, 0)
+    for row in visits.to_pylist():
+        if row["id_no"] in shared:
+            want[row["department"]] += 1
+    with exact_mode():
+        result = run(
+            LocalTransport(mk.ex, mk.insurer.party), contract.id, input=holders_csv, column="id_no",
+            then="SELECT department, COUNT(*) AS n FROM matched GROUP BY department", epsilon=0.5,
+        )  # fmt: skip
+    assert result.answer is not None
+    assert {r["department"]: r["n"] for r in result.answer["rows"]} == want
+
+
+def test_the_node_keeps_no_consumer_identifier(
+    mk: Market, files: tuple[Path, Path, pa.Table, pa.Table], sqlite_node: Node
+) -> None:
+    _, holders_csv, visits, holders = files
+    contract = mk.contract("L3", max_rows=1000)
+    local = LocalTransport(mk.ex, mk.insurer.party)
+    run(local, contract.id, input=holders_csv, column="id_no", reveal="members")
+    run(local, contract.id, input=holders_csv, column="mobile", reveal="count")
+    theirs = {str(x) for c in ("id_no", "mobile") for x in holders.column(c).to_pylist()}
+    ours = {str(x) for c in ("id_no", "mobile") for x in visits.column(c).to_pylist()}
+    only_consumer = theirs - ours
+    assert len(only_consumer) == 180
+    dump: list[str] = []
+    with mk.ex.engine.connect() as conn:
+        for table in inspect(conn).get_table_names():
+            dump += [repr(tuple(r)) for r in conn.execute(text(f'SELECT * FROM "{table}"'))]
+    with mk.ex.session() as s:
+        dump += [bytes(e).decode("utf-8", "replace") for e in s.scalars(select(LogEntryRow.entry))]
+    for path in sqlite_node.home.rglob("*"):
+        if path.is_file() and path.suffix not in (".db", ".db-wal", ".db-shm"):
+            dump.append(path.read_bytes().decode("latin-1"))
+    blob = "\n".join(dump)
+    assert not [x for x in only_consumer if x in blob]
+
+
+def test_prepared_set_key_is_private_and_rotates(
+    mk: Market, files: tuple[Path, Path, pa.Table, pa.Table]
+) -> None:
+    contract = mk.contract("L2")
+    local = LocalTransport(mk.ex, mk.insurer.party)
+    run(local, contract.id, input=files[1], column="id_no", reveal="count")
+    with mk.ex.session() as s:
+        first = s.scalars(select(PsiPreparedSetRow)).one()
+    key = mk.node.home / first.key_file
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    run(local, contract.id, input=files[1], column="id_no", reveal="count")  # reused, not rebuilt
+    assert log_events(mk.ex).count("psi.set.prepared") == 1
+    with mk.ex.transaction() as s:  # the dataset's file changed (e.g. a consent withdrawal rewrote it)
+        s.scalars(select(PsiPreparedSetRow)).one().file_sha256 = "0" * 64
+    assert run(local, contract.id, input=files[1], column="id_no", reveal="count").count == 60
+    with mk.ex.session() as s:
+        second = s.scalars(select(PsiPreparedSetRow)).one()
+    assert second.key_file != first.key_file and not key.exists()
+    assert (mk.node.home / second.key_file).read_bytes() != b""
+
+
+def test_bad_inputs_are_refused_and_not_charged(
+    mk: Market, files: tuple[Path, Path, pa.Table, pa.Table], tmp_path: Path
+) -> None:
+    contract = mk.contract("L2", max_queries=10)
+    local = LocalTransport(mk.ex, mk.insurer.party)
+    with pytest.raises(UnknownColumn):
+        run(local, contract.id, input=files[1], column="nope", reveal="count")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("id_no\n\n")
+    with pytest.raises(EmptyFile):
+        run(local, contract.id, input=empty, column="id_no", reveal="count")
+    with pytest.raises(InvalidIdentifiers) as wrong:
+        run(local, contract.id, input=files[1], column="mobile", id_type="cn_resident_id", reveal="count")
+    assert wrong.value.invalid_share == 1.0 and wrong.value.total == 150
+    client = protocol.Client(reveal=False)
+    request = client.request(["cn_resident_id:110101199003074518"])
+    import private_set_intersection.python as psi
+
+    message = psi.Request()
+    message.ParseFromString(request)
+    message.encrypted_elements[0] = b"\x02" + b"\xff" * 32  # not a point on P-256
+    with pytest.raises(InvalidPsiMessage):
+        run_session(
+            mk.ex, mk.insurer.party, contract.id, request=message.SerializeToString(), mode="count",
+            id_type="cn_resident_id",
+        )  # fmt: skip
+    with pytest.raises(InvalidPsiMessage):
+        LocalTransport(mk.ex, mk.insurer.party).session(
+            contract.id, {"mode": "count", "id_type": "cn_resident_id", "request": b64(b"\xff\x00garbage")}
+        )
+    events = log_events(mk.ex)
+    assert events.count("psi.refused") == 2 and events[-1] == "psi.refused"
+    with mk.ex.session() as s:
+        row = s.get(ContractRow, contract.id)
+        assert row is not None and row.remaining_queries == 10
+    assert "budget.charged" not in log_events(mk.ex)
+
+
+def test_normalization_rules() -> None:
+    assert canonical("cn_resident_id", " 11010119900307451x ") == "11010119900307451X"
+    from dataex.demo.data import resident_id_check_digit
+
+    upgraded = canonical("cn_resident_id", "110101900307451")  # 15 → 18: 19YY, check character computed
+    assert upgraded == "11010119900307451" + resident_id_check_digit("11010119900307451")
+    assert canonical("cn_mobile", "+86 138-0013-8000") == "13800138000"
+    assert canonical("cn_mobile", "0086 (138) 0013 8000") == "13800138000"
+    assert canonical("email", " Li.Lei@Example.COM ") == "li.lei@example.com"
+    n = normalize(["13800138000", "+86 13800138000", None, " ", "12345"], "cn_mobile", max_invalid_share=0.5)
+    assert (n.items, n.empty, n.invalid, n.duplicates) == (["cn_mobile:13800138000"], 2, 1, 1)
+
+
+def test_psi_over_http(mk: Market, files: tuple[Path, Path, pa.Table, pa.Table]) -> None:
+    from fastapi.testclient import TestClient
+
+    from dataex.api.app import create_app
+    from dataex.api.routes import compute
+    from dataex.privacy.psi.client import HttpTransport
+
+    app = create_app(mk.ex)
+    app.include_router(compute.router)
+    contract = mk.contract("L3", max_rows=1000)
+    with TestClient(app) as http:
+        transport = HttpTransport("http://testserver", mk.insurer.token, client=http)
+        result = run(transport, contract.id, input=files[1], column="id_no", reveal="members")
+        assert set(result.members or []) == plain(files[2], files[3])
+        with pytest.raises(AccessDenied):
+            run(HttpTransport("http://testserver", mk.insurer.token, client=http), mk.contract("L2").id,
+                input=files[1], column="id_no", reveal="members")  # fmt: skip
