@@ -135,3 +135,19 @@ def test_refusals_change_nothing(fresh_node: Node, lineage: dict[str, str]) -> N
     assert snapshot(ex) == before
     with ex.session() as s:
         assert s.scalars(select(NoticeRow)).first() is None
+
+
+def test_dp_answers_leave_out_withdrawn_subjects(sqlite_node: Node, tmp_path: Path) -> None:
+    from dataex.privacy.dp import mechanisms
+    from dataex.privacy.dp.service import query
+    from tests.dp import dp_market, small_visits
+
+    dm = dp_market(sqlite_node, small_visits(tmp_path / "visits.csv", units=30, per_unit=2))
+    ex, sql = dm.m.ex, "SELECT COUNT(DISTINCT patient_id) AS patients, COUNT(*) AS n FROM visits"
+    with mechanisms.exact_mode():
+        before = query(ex, dm.contract.id, sql, epsilon=0.5, actor=dm.m.insurer.party).rows[0]
+        w = withdraw_consent(ex, dm.m.dataset_id, "P0007", actor=dm.m.hospital.party)  # the DP privacy unit
+        after = query(ex, dm.contract.id, sql, epsilon=0.4, actor=dm.m.insurer.party).rows[0]
+    assert w.column == "patient_id"
+    assert (before["patients"], before["n"]) == (30, 60)
+    assert (after["patients"], after["n"]) == (29, 58)

@@ -28,6 +28,7 @@ from dataex.compute import recipes
 from dataex.compute.runner import supervise
 from dataex.contracts import budget, odrl
 from dataex.contracts.authorize import authorize
+from dataex.contracts.consent import consented_source
 from dataex.db.models import (
     ClassificationRow,
     ComputeJobRow,
@@ -249,7 +250,7 @@ def run_job(ex: Exchange, job_id: str) -> Job:
         spec = {
             "job_id": job_id,
             "recipe": recipe,
-            "data_path": ex.store.url(dataset.file_sha256),
+            "data_path": consented_source(ex, dataset.id).path,
             "bounds": dict(settings.bounds) if settings else {},
             "domains": dict(settings.domains) if settings else {},
             "dataset": {"id": dataset.id, "digest": dataset.digest, "rows": dataset.rows},

@@ -251,3 +251,45 @@ def notice_record(n: Notice) -> dict[str, Any]:
         "message": n.message,
         "created_at": n.created_at,
     }
+
+
+@dataclass(frozen=True)
+class Source:
+    """What an access reads: the dataset's file without withdrawn subjects, and that view's version."""
+
+    path: str
+    version: str
+
+
+def consented_source(ex: Exchange, dataset_id: str) -> Source:
+    """The dataset as every access must see it: withdrawn subjects' rows left out.
+
+    Without withdrawals this is the stored file itself. With them, a filtered copy is written once
+    under ``<home>/cache/consent/`` (named by the file's SHA-256 and the withdrawals, atomically
+    renamed into place) and reused; ``version`` changes whenever the withdrawals do, so caches built
+    on a dataset (e.g. a PSI provider set) know to rebuild.
+    """
+    with ex.session() as s:
+        dataset = get_dataset_row(s, dataset_id)
+        predicate = exclusion_predicate(ex, s, dataset_id)
+    path = ex.store.url(dataset.file_sha256)
+    if predicate is None:
+        return Source(path, dataset.file_sha256)
+    version = hashlib.sha256(f"{dataset.file_sha256}\n{predicate}".encode()).hexdigest()
+    cache = ex.settings.home / "cache" / "consent"
+    target = cache / f"{version}.parquet"
+    if not target.exists():
+        import duckdb
+
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = cache / f".{version}.{new_id('tmp')}.parquet"
+        con = duckdb.connect()
+        try:
+            con.execute(
+                f"COPY (SELECT * FROM read_parquet({quote_literal(path)}) WHERE {predicate}) "
+                f"TO {quote_literal(str(tmp))} (FORMAT parquet, COMPRESSION zstd)"
+            )
+        finally:
+            con.close()
+        tmp.replace(target)
+    return Source(str(target), version)

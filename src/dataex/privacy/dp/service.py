@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from dataex.contracts import budget, odrl
 from dataex.contracts.authorize import authorize
+from dataex.contracts.consent import consented_source
 from dataex.db.models import ContractRow, DatasetRow, DpAnswerRow, DpSettingsRow
 from dataex.engines import Engine, get_engine
 from dataex.errors import (
@@ -101,7 +102,7 @@ def query(
     except DataexError as error:
         _log_refusal(ex, actor, contract_id, error)
         raise
-    table = _execute(runner, plan, ex.store.url(dataset.file_sha256))
+    table = _execute(runner, plan, consented_source(ex, dataset.id).path)
     released = mechanisms.release(plan, table)
     body: dict[str, Any] = {
         "columns": released.columns,

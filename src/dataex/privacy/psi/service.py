@@ -30,6 +30,7 @@ from sqlalchemy import select
 
 from dataex.contracts import budget
 from dataex.contracts.authorize import Decision, authorize
+from dataex.contracts.consent import consented_source
 from dataex.db.models import ClassificationRow, ContractRow, DatasetRow, PsiPreparedSetRow, PsiSessionRow
 from dataex.errors import AccessDenied, ContractNotFound, DataexError, InvalidInput, UnknownColumn
 from dataex.identity.parties import Party, new_id
@@ -168,7 +169,7 @@ def _target(ex: Exchange, decision: Decision, dataset_id: str, id_type: str, col
             for f in (classification.fields if classification else [])
             if f.get("type") == id_type and f.get("name") in names
         ]
-        file_sha256 = dataset.file_sha256
+    file_sha256 = consented_source(ex, dataset_id).version  # the provider set follows consent too
     if column is None:
         if len(typed) != 1:
             found = f"columns {typed}" if typed else "no column"
@@ -197,7 +198,7 @@ def provider_items(ex: Exchange, target: Target) -> list[str]:
     """The distinct canonical identifiers of the provider's column (invalid cells are skipped)."""
     import pyarrow.parquet as pq
 
-    table = pq.read_table(ex.store.url(target.file_sha256), columns=[target.column])
+    table = pq.read_table(consented_source(ex, target.dataset_id).path, columns=[target.column])
     values = [None if v is None else str(v) for v in table.column(0).to_pylist()]
     return normalize(values, target.id_type, max_invalid_share=1.0).items
 

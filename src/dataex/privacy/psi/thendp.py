@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from dataex.contracts import budget, odrl
+from dataex.contracts.consent import consented_source
 from dataex.db.models import ContractRow, DatasetRow, DpSettingsRow
 from dataex.errors import DataexError, InvalidInput, NotFound, QueryRefused
 from dataex.identity.parties import Party, new_id
@@ -172,7 +173,7 @@ def _materialize(ex: Exchange, target: Target, matched: set[str], path: Path) ->
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pq.read_table(ex.store.url(target.file_sha256))
+    table = pq.read_table(consented_source(ex, target.dataset_id).path)
     prefix = f"{target.id_type}:"
     keys = [
         None if v is None else prefix + canonical(target.id_type, str(v))
