@@ -12,16 +12,31 @@ HTTP ``status``; the CLI, the HTTP API and the SDK turn them into responses in e
     │   │   ├── DuplicateColumns  400  two columns share a name
     │   │   └── UnsupportedFormat 400  a file type dataex cannot read
     │   ├── UnsafePath            400  a path that escapes where it must stay (``../``)
-    │   └── InputFileNotFound     400  a path that does not exist or is not a regular file
+    │   ├── InputFileNotFound     400  a path that does not exist or is not a regular file
+    │   ├── ArbitragePrice        400  a per-ε price schedule that allows arbitrage
+    │   ├── InvalidHierarchy      400  a generalization hierarchy missing a value or not a tree
+    │   ├── AnonymizationInfeasible 422  no transformation meets the privacy models
+    │   ├── QueryRefused          400  SQL outside the differentially private grammar
+    │   ├── UnknownColumn         400  a column the dataset lacks
+    │   ├── InvalidIdentifiers    400  a PSI input column whose values fail validation
+    │   ├── InvalidPsiMessage     400  a PSI protocol message that does not parse
+    │   └── RecipeRefused         400  a compute recipe outside the allow-list
     ├── Unauthorized              401  missing or unknown token
     ├── Forbidden                 403  the party may not do this
+    │   ├── AccessDenied          403  authorize() said no (carries the deciding rule)
+    │   ├── ExtractRefused        403  an extract the contract does not allow
+    │   └── SignatureInvalid      403  a pre-signed URL that is tampered with or expired
     ├── NotFound                  404
-    │   ├── PartyNotFound         404
-    │   ├── DatasetNotFound       404
-    │   └── LogEntryNotFound      404
+    │   ├── PartyNotFound, DatasetNotFound, LogEntryNotFound, OfferNotFound,
+    │   └── ContractNotFound, ProductNotFound, JobNotFound
     ├── Conflict                  409
     │   ├── NodeExists            409  ``init`` on a home that already holds a node
-    │   └── NotOriginal           409  data too similar to another party's registered dataset
+    │   ├── NotOriginal           409  data too similar to another party's registered dataset
+    │   ├── InvalidTransition     409  a contract state change the state machine forbids
+    │   ├── BudgetExhausted       409  a charge beyond the contract's remaining budget
+    │   ├── InsufficientFunds     409  a charge beyond the wallet's balance
+    │   ├── PrivacySettingsMissing 409  a DP query before the owner declared bounds/domains
+    │   └── FingerprintUnavailable 409  no tolerable columns to fingerprint an extract with
     ├── NodeNotInitialized        404  no node at the given home
     └── IntegrityError            500  stored state fails verification
 """
