@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import socket
@@ -114,9 +113,8 @@ def bench_trace(source_rows: int, leak_rows: int) -> dict[str, Any]:
 
 def bench_sharing(rows: int) -> dict[str, Any]:
     import delta_sharing
-    from tests.delivery.test_delta_sharing import SERVE, free_port
+    from tests.delivery.test_delta_sharing import free_port
 
-    import dataex.api.app
     from dataex.delivery.sharing import issue_profile
 
     with tempfile.TemporaryDirectory(dir=HERE / "work") as d:
@@ -127,10 +125,9 @@ def bench_sharing(rows: int) -> dict[str, Any]:
         endpoint = f"http://127.0.0.1:{port}/delta-sharing"
         profile.write_text(json.dumps(issue_profile(ex, contract_id, actor=insurer, endpoint=endpoint)))
         ds = ex.list_datasets()[0].id
-        code = SERVE.format(source=inspect.getsource(dataex.api.app.create_app))
         env = {**os.environ, "PYTHONPATH": f"{HERE.parent / 'src'}{os.pathsep}{HERE.parent}"}
         proc = subprocess.Popen(
-            [sys.executable, "-c", code, "serve", "--home", str(tmp / "node"), "--port", str(port)],
+            [sys.executable, "-m", "dataex.cli", "serve", "--home", str(tmp / "node"), "--port", str(port)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

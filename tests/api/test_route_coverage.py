@@ -27,6 +27,9 @@ from starlette.routing import BaseRoute
 import dataex.api.routes
 from dataex.api import deps
 from dataex.api.app import create_app
+from dataex.web import deps as web_deps
+from dataex.web import mount_web
+from dataex.web import session as web_session
 from tests.conftest import Node
 
 LOG = "the transparency log is public: auditors verify it without trusting the operator"
@@ -112,6 +115,36 @@ PARTY_SCOPED: dict[tuple[str, str], str] = {
 }
 
 
+# -- WEB: the console's pages (dataex.web), mounted on the same app by ``mount_web`` ---------------
+# Web pages call the same services with the signed-in party, so authorization is identical to the
+# API's; SIGNED_IN pages must depend on ``dataex.web.deps.signed_in`` (a session cookie), and every
+# POST on ``dataex.web.session.check_csrf``.
+WEB_REASON = "web pages call the same services with the signed-in party"
+WEB_PUBLIC: dict[tuple[str, str], str] = {
+    ("GET", "/login"): "the sign-in form",
+    ("POST", "/login"): "sign-in: exchanges a party token for a session cookie",
+    ("POST", "/logout"): "sign-out: ends the session (CSRF-checked)",
+    ("GET", "/lang/{locale}"): "the language switch: sets a preference cookie only",
+}
+WEB_SIGNED_IN: dict[tuple[str, str], str] = {
+    ("GET", "/"): WEB_REASON + " (catalog.search, demand board)",
+    ("GET", "/catalog"): WEB_REASON + " (catalog.search, demand board)",
+    ("GET", "/dataset/{dataset_id}"): WEB_REASON + " (metadata, quality, offers: the L0 views)",
+    ("POST", "/dataset/{dataset_id}/verify"): WEB_REASON + " (certificate check: public)",
+    ("GET", "/auditor"): WEB_REASON + " (auditors only; the log is public)",
+    ("POST", "/auditor/entries/{index}/verify"): WEB_REASON + " (inclusion proof: public)",
+    ("GET", "/provider"): WEB_REASON + " (providers only)",
+    ("POST", "/provider/datasets"): WEB_REASON + " (the API's registration path, owner = party)",
+    ("POST", "/provider/offers"): WEB_REASON + " (contracts.offers.create_offer checks ownership)",
+    ("POST", "/provider/privacy"): WEB_REASON + " (dp.set_privacy lets only the owner)",
+    ("POST", "/provider/contracts/{contract_id}/{decision}"): WEB_REASON + " (contracts.lifecycle)",
+    ("POST", "/offers/{offer_id}/request"): WEB_REASON + " (contracts.lifecycle.request_contract)",
+    ("GET", "/consumer"): WEB_REASON + " (consumers only; a party's own contracts)",
+    ("POST", "/consumer/query"): WEB_REASON + " (dp.query runs authorize(dp_query))",
+}
+WEB_MOUNTS = {"/static"}  # the console's CSS and vendored htmx
+
+
 def flat_routes(routes: Sequence[BaseRoute]) -> list[BaseRoute]:
     """Routes with their full paths; FastAPI >= 0.165 keeps included routers as lazy branches."""
     try:
@@ -122,8 +155,11 @@ def flat_routes(routes: Sequence[BaseRoute]) -> list[BaseRoute]:
 
 
 def full_app(node: Node) -> FastAPI:
-    """``create_app`` plus every router under ``dataex.api.routes`` it does not include yet."""
+    """``create_app`` plus every router under ``dataex.api.routes`` it does not include yet, and the
+    web console if ``create_app`` does not mount it yet."""
     app = create_app(node.ex)
+    if not any(getattr(r, "path", None) == "/login" for r in app.routes):
+        mount_web(app, node.ex)
     for info in pkgutil.iter_modules(dataex.api.routes.__path__):
         module = importlib.import_module(f"dataex.api.routes.{info.name}")
         router = getattr(module, "router", None)
@@ -155,6 +191,17 @@ def guard(route: APIRoute) -> str | None:
     return None
 
 
+def web_problems(route: APIRoute, key: tuple[str, str]) -> list[str]:
+    method, path = key
+    used = set(calls(route.dependant))
+    out = []
+    if key in WEB_SIGNED_IN and web_deps.signed_in not in used:
+        out.append(f"{method} {path} is WEB_SIGNED_IN but does not depend on dataex.web.deps.signed_in")
+    if method == "POST" and web_session.check_csrf not in used:
+        out.append(f"{method} {path} is a web form without dataex.web.session.check_csrf")
+    return out
+
+
 def test_every_route_is_classified(sqlite_node: Node) -> None:
     app = full_app(sqlite_node)
     problems: list[str] = []
@@ -162,7 +209,7 @@ def test_every_route_is_classified(sqlite_node: Node) -> None:
     for route in flat_routes(app.routes):
         if not isinstance(route, APIRoute):
             path = getattr(route, "path", "?")
-            if path not in DOCS:
+            if path not in DOCS | WEB_MOUNTS:
                 problems.append(
                     f"{path}: a non-API route; add it to DOCS in {__name__} if it is documentation"
                 )
@@ -171,6 +218,9 @@ def test_every_route_is_classified(sqlite_node: Node) -> None:
         for method in sorted(route.methods):
             key = (method, route.path)
             seen.add(key)
+            if key in WEB_PUBLIC or key in WEB_SIGNED_IN:
+                problems += web_problems(route, key)
+                continue
             how = guard(route)
             if how is not None:
                 continue
@@ -185,7 +235,7 @@ def test_every_route_is_classified(sqlite_node: Node) -> None:
                 "api.deps.authorized(action) (data access goes through authorize()), "
                 f"or list it in PUBLIC / PARTY_SCOPED in {__name__} with the reason"
             )
-    stale = sorted((set(PUBLIC) | set(PARTY_SCOPED)) - seen)
+    stale = sorted((set(PUBLIC) | set(PARTY_SCOPED) | set(WEB_PUBLIC) | set(WEB_SIGNED_IN)) - seen)
     problems += [f"{m} {p} is listed but no longer exists: remove it from the allow-list" for m, p in stale]
     assert problems == []
 

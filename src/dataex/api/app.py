@@ -24,6 +24,7 @@ from dataex.api.routes import (
 )
 from dataex.errors import DataexError
 from dataex.exchange import Exchange
+from dataex.web import mount_web
 
 
 def create_app(ex: Exchange) -> FastAPI:
@@ -56,4 +57,5 @@ def create_app(ex: Exchange) -> FastAPI:
         dp,
     ):
         app.include_router(module.router)
+    mount_web(app, ex)
     return app

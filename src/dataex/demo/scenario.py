@@ -2,7 +2,9 @@
 
 The scenario grows with every capability. Today: parties, registration of a GB18030 CSV and a
 Parquet file, an originality refusal, an idempotent re-registration, an offline certificate check,
-an inclusion proof and a full audit.
+an inclusion proof, description and search, classification and quality, offers and a contract, a DP
+SQL answer, an anonymized release delivered with fingerprints and a leak traced, a PSI count, a
+compute-to-data job, the settlement ledger and a full audit.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from dataex.catalog.certificate import verify_certificate
-from dataex.demo import steps
+from dataex.demo import steps, steps2
 from dataex.demo.data import hospital_visits, insurer_policyholders
 from dataex.errors import NotOriginal
 from dataex.exchange import Exchange
@@ -131,9 +133,19 @@ def run_demo(home: Path | None = None, *, echo: Echo | None = None) -> dict[str,
             **steps.classify_and_evaluate(ex, say, visits=v),
             **steps.offer_and_contract(ex, say, hospital=hospital, insurer=insurer, visits=v),
         }
+        operator = next(p for p in ex.list_parties() if p.is_operator)
+        cast = steps2.Cast(operator=operator, hospital=hospital, insurer=insurer, lab=lab)
+        later |= steps2.dp_query(ex, say, cast, visits=v, contract_id=later["contract"])
+        later |= steps2.deidentify(ex, say, cast, visits=v)
+        later |= steps2.deliver_and_trace(ex, say, cast, anonymized_id=later["anonymized"]["id"], files=files)
+        later |= steps2.psi_count(
+            ex, say, cast, contract_id=later["contract"], holders=holders_parquet, visits=visits
+        )
+        later |= steps2.compute_to_data(ex, say, cast, visits=v)
+        later |= steps2.ledger(ex, say, cast)
         audit = ex.audit()
         say(
-            f"[bold]16. audit[/] {audit.checked.get('entries')} log entries, "
+            f"[bold]22. audit[/] {audit.checked.get('entries')} log entries, "
             f"{audit.checked.get('files')} files: "
             f"{'ok' if audit.ok else audit.problems}"
         )
@@ -146,7 +158,13 @@ def run_demo(home: Path | None = None, *, echo: Echo | None = None) -> dict[str,
             and not again.created
             and later["search_top_hit"] == v.id
             and later["demand_best_match"] == v.id
-            and later["contract_state"] == "active",
+            and later["contract_state"] == "active"
+            and later["dp"]["groups"] > 0
+            and later["anonymized"]["k"] >= steps2.K
+            and later["delivery"]["traced_to"] == later["delivery"]["contract"]
+            and later["psi"]["count"] == later["psi"]["true_overlap"]
+            and later["compute"]["state"] == "succeeded"
+            and later["ledger"]["verify"]["ok"],
             "home": str(home),
             "node_id": ex.node_id,
             "datasets": [{"id": d.id, "title": d.title, "rows": d.rows, "digest": d.digest} for d in (v, h)],

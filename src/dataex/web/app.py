@@ -1,0 +1,85 @@
+"""``mount_web``: adds the console's pages, static files and HTML error pages to the API app.
+
+Errors become pages in one place (here), as the API's become JSON in ``api.app``: a DataexError
+raised under a web route renders ``error.html`` with its status; under an API route the API's own
+handler still answers with the JSON envelope. Unknown paths get the friendly 404 page when the
+client asks for HTML, and FastAPI's JSON otherwise.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dataex.errors import DataexError
+from dataex.exchange import Exchange
+from dataex.web import pages, session, workbench
+from dataex.web.render import render
+
+STATIC = Path(__file__).parent / "static"
+WEB_TAG = "web"
+
+
+def mount_web(app: FastAPI, ex: Exchange) -> None:
+    """Adds the web console to ``app`` (built by ``api.app.create_app`` for the same ``ex``)."""
+    app.state.web_signer = session.Signer.for_node(ex)
+    app.include_router(pages.router)
+    app.include_router(workbench.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    api_handler = app.exception_handlers.get(DataexError)
+
+    async def dataex_error(request: Request, exc: Exception) -> Response:
+        if not is_web(request) and api_handler is not None:
+            result = api_handler(request, exc)
+            return await result if inspect.isawaitable(result) else result
+        assert isinstance(exc, DataexError)
+        return error_page(request, exc.status, exc.message)
+
+    async def login_required(request: Request, _exc: Exception) -> Response:
+        target = quote(request.url.path, safe="/")
+        return RedirectResponse(f"/login?next={target}", status_code=303)
+
+    async def csrf_failed(request: Request, _exc: Exception) -> Response:
+        return error_page(request, 403, "csrf")
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if is_web(request) or (exc.status_code == 404 and wants_html(request)):
+            return error_page(request, exc.status_code, "not_found" if exc.status_code == 404 else "")
+        return await http_exception_handler(request, exc)
+
+    async def invalid_form(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        if is_web(request):
+            return error_page(request, 400, "invalid_form")
+        return await request_validation_exception_handler(request, exc)
+
+    app.add_exception_handler(DataexError, dataex_error)
+    app.add_exception_handler(session.LoginRequired, login_required)
+    app.add_exception_handler(session.CsrfFailed, csrf_failed)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid_form)
+
+
+def is_web(request: Request) -> bool:
+    route: Any = request.scope.get("route")
+    return isinstance(route, APIRoute) and WEB_TAG in route.tags
+
+
+def wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
+def error_page(request: Request, status: int, message: str) -> Response:
+    """The friendly error page; ``message`` is a DataexError's text or a known key."""
+    return render(request, "error.html", {"status": status, "message": message}, status=status)

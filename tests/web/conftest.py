@@ -1,0 +1,76 @@
+"""Fixtures for the web console: a node with the console mounted, its parties, a signed-in client."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from dataex.api.app import create_app
+from dataex.exchange import Exchange
+from dataex.web import mount_web
+from tests.conftest import Actor, Node, add
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def csrf_of(html: str) -> str:
+    found = CSRF.search(html)
+    assert found is not None, "the page has no CSRF field"
+    return found.group(1)
+
+
+def visits_csv(path: Path, rows: int = 80) -> Path:
+    lines = ["patient_id,age,diagnosis,cost"]
+    lines += [f"P{i:04d},{30 + i % 50},{'ABC'[i % 3]},{(i * 37) % 300}.5" for i in range(rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def web_app(ex: Exchange) -> FastAPI:
+    """The API app with the console mounted, as ``dataex serve`` builds it."""
+    app = create_app(ex)
+    if not any(getattr(r, "path", None) == "/login" for r in app.routes):  # until create_app mounts it
+        mount_web(app, ex)
+    return app
+
+
+@dataclass
+class Console:
+    node: Node
+    app: FastAPI
+    hospital: Actor
+    insurer: Actor
+    auditor: Actor
+
+    @property
+    def ex(self) -> Exchange:
+        return self.node.ex
+
+    def client(self, actor: Actor | None = None, *, lang: str | None = None) -> TestClient:
+        """A fresh browser-like client, signed in as ``actor`` when given."""
+        client = TestClient(self.app, headers={"Accept": "text/html"})
+        if lang is not None:
+            client.cookies.set("lang", lang)
+        if actor is not None:
+            page = client.get("/login")
+            r = client.post(
+                "/login", data={"token": actor.token, "csrf": csrf_of(page.text)}, follow_redirects=False
+            )
+            assert r.status_code == 303, r.text
+        return client
+
+
+@pytest.fixture
+def console(sqlite_node: Node) -> Console:
+    return Console(
+        node=sqlite_node,
+        app=web_app(sqlite_node.ex),
+        hospital=add(sqlite_node, "Ruijin Hospital"),
+        insurer=add(sqlite_node, "Ping An Health", kind="insurer", role="consumer"),
+        auditor=add(sqlite_node, "Shanghai CAC", kind="government", role="auditor"),
+    )
