@@ -36,6 +36,6 @@ def test_services_do_not_import_shells_or_web_frameworks() -> None:
 
 
 def test_public_surface_is_explicit() -> None:
-    assert sorted(dataex.__all__) == ["DataexError", "Exchange", "Settings", "__version__"]
+    assert sorted(dataex.__all__) == ["DataexError", "Exchange", "Settings", "__version__", "connect", "open"]
     for name in dataex.__all__:
         assert hasattr(dataex, name)

@@ -46,6 +46,7 @@ PUBLIC: dict[tuple[str, str], str] = {
     ): "L0 Croissant metadata, public view without a token",
     ("GET", "/datasets/{dataset_id}/metadata"): "L0 catalog metadata, public view without a token",
     ("GET", "/catalog/dcat"): "the DCAT catalog of public metadata (L0)",
+    ("GET", "/version"): "the API version, for clients to check compatibility",
     ("GET", "/datasets/{dataset_id}/quality"): "L0 quality report, public summary without a token",
     ("GET", "/datasets/{dataset_id}/quality.html"): "L0 quality report page, public summary without a token",
 }

@@ -165,7 +165,8 @@ def test_unknown_routes_get_the_friendly_404_page(console: Console) -> None:
     r = client.get("/dataset/ds_missing")
     assert r.status_code == 404 and "<html" in r.text
     api = TestClient(console.app).get("/no/such/page", headers={"Accept": "application/json"})
-    assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
+    assert api.status_code == 404
+    assert api.json() == {"ok": False, "error": "Not Found", "code": "not_found", "status": 404}
 
 
 def test_api_errors_stay_json(console: Console) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dataex import __version__
 from dataex.api.routes import (
@@ -15,6 +17,7 @@ from dataex.api.routes import (
     datasets,
     dp,
     market,
+    meta,
     node,
     parties,
     privacy,
@@ -22,9 +25,17 @@ from dataex.api.routes import (
     search,
     sharing,
 )
-from dataex.errors import DataexError
+from dataex.errors import DataexError, InvalidInput
 from dataex.exchange import Exchange
 from dataex.web import mount_web
+
+HTTP_CODES = {
+    400: "invalid_input",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+}
 
 
 def create_app(ex: Exchange) -> FastAPI:
@@ -39,6 +50,22 @@ def create_app(ex: Exchange) -> FastAPI:
     async def _dataex_error(_request: Request, exc: DataexError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = HTTP_CODES.get(exc.status_code, "http_error")
+        body = {"ok": False, "error": str(exc.detail), "code": code, "status": exc.status_code}
+        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))} for e in exc.errors()
+        ]
+        where = ".".join(problems[0]["loc"]) if problems else "request"
+        what = problems[0]["msg"] if problems else "malformed request"
+        error = InvalidInput(f"invalid request at {where}: {what}", problems=problems)
+        return JSONResponse(error.to_dict(), status_code=error.status)
 
     for module in (
         node,
@@ -55,6 +82,7 @@ def create_app(ex: Exchange) -> FastAPI:
         compute,
         market,
         dp,
+        meta,
     ):
         app.include_router(module.router)
     mount_web(app, ex)

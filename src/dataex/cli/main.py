@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from dataex.cli import remote
 from dataex.cli.common import As, Home, Json, open_node, settings
 from dataex.cli.output import emit_json, handled, kv, out_console, report, table
 from dataex.errors import Forbidden, InputFileNotFound
@@ -30,6 +31,18 @@ app.add_typer(datasets_app, name="datasets")
 app.add_typer(cert_app, name="cert")
 app.add_typer(audit_app, name="audit")
 app.add_typer(node_app, name="node")
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    url: Annotated[
+        str | None, typer.Option("--url", envvar="DATAEX_URL", help="Talk to a remote `dataex serve` instead")
+    ] = None,
+    token: As = None,
+) -> None:
+    """dataex: a data element exchange for AI."""
+    remote.use_remote(ctx, url, token)
 
 
 def main() -> None:
@@ -163,11 +176,15 @@ def register(
 
 @datasets_app.command("list")
 def datasets_list(
+    ctx: typer.Context,
     owner: Annotated[str | None, typer.Option(help="Only this owner's datasets")] = None,
     home: Home = None,
     as_json: Json = False,
 ) -> None:
     """List datasets."""
+    if (node := remote.remote_of(ctx)) is not None:
+        remote.datasets_list(node, owner=owner, as_json=as_json)
+        return
     with handled(as_json), open_node(home) as ex:
         items = ex.list_datasets(owner=owner)
     if as_json:
@@ -181,8 +198,11 @@ def datasets_list(
 
 
 @datasets_app.command("show")
-def datasets_show(dataset_id: str, home: Home = None, as_json: Json = False) -> None:
+def datasets_show(ctx: typer.Context, dataset_id: str, home: Home = None, as_json: Json = False) -> None:
     """Show one dataset."""
+    if (node := remote.remote_of(ctx)) is not None:
+        remote.datasets_show(node, dataset_id, as_json=as_json)
+        return
     with handled(as_json), open_node(home) as ex:
         d = ex.get_dataset(dataset_id)
     if as_json:

@@ -9,6 +9,7 @@ import typer
 
 from dataex.catalog import demand as demands
 from dataex.catalog import search as catalog_search
+from dataex.cli import remote
 from dataex.cli.common import As, Home, Json, open_node
 from dataex.cli.output import emit_json, handled, kv, out_console, table, to_jsonable
 from dataex.errors import InvalidInput
@@ -37,6 +38,7 @@ def _unmark(snippet: str) -> str:
 
 
 def search_command(
+    ctx: typer.Context,
     query: Annotated[str, typer.Argument(help="Words in Chinese and/or English, e.g. '门诊 诊断'")],
     license: Annotated[str | None, typer.Option(help="Only datasets under this license")] = None,
     owner: Annotated[str | None, typer.Option(help="Only this owner's datasets")] = None,
@@ -50,6 +52,9 @@ def search_command(
     as_json: Json = False,
 ) -> None:
     """Search the catalog (titles, descriptions, keywords, fields) in Chinese and English."""
+    if (node := remote.remote_of(ctx)) is not None:
+        remote.search(node, query, limit=limit, as_json=as_json)
+        return
     with handled(as_json), open_node(home) as ex:
         result = catalog_search.search(
             ex,

@@ -37,6 +37,8 @@ def mount_web(app: FastAPI, ex: Exchange) -> None:
     app.include_router(workbench.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     api_handler = app.exception_handlers.get(DataexError)
+    api_http = app.exception_handlers.get(StarletteHTTPException)
+    api_invalid = app.exception_handlers.get(RequestValidationError)
 
     async def dataex_error(request: Request, exc: Exception) -> Response:
         if not is_web(request) and api_handler is not None:
@@ -56,19 +58,26 @@ def mount_web(app: FastAPI, ex: Exchange) -> None:
         assert isinstance(exc, StarletteHTTPException)
         if is_web(request) or (exc.status_code == 404 and wants_html(request)):
             return error_page(request, exc.status_code, "not_found" if exc.status_code == 404 else "")
-        return await http_exception_handler(request, exc)
+        return await _delegate(api_http, http_exception_handler, request, exc)
 
     async def invalid_form(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         if is_web(request):
             return error_page(request, 400, "invalid_form")
-        return await request_validation_exception_handler(request, exc)
+        return await _delegate(api_invalid, request_validation_exception_handler, request, exc)
 
     app.add_exception_handler(DataexError, dataex_error)
     app.add_exception_handler(session.LoginRequired, login_required)
     app.add_exception_handler(session.CsrfFailed, csrf_failed)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid_form)
+
+
+async def _delegate(handler: Any, default: Any, request: Request, exc: Exception) -> Response:
+    """The API's own handler for ``exc`` (its JSON envelope), else FastAPI's default."""
+    result = (handler or default)(request, exc)
+    response: Response = await result if inspect.isawaitable(result) else result
+    return response
 
 
 def is_web(request: Request) -> bool:

@@ -1,0 +1,247 @@
+"""The one client surface of the SDK, whatever the transport (in-process or HTTP).
+
+A :class:`Client` holds a :class:`Transport` that speaks in plain JSON-shaped values (dicts, lists,
+ISO 8601 strings): :mod:`dataex.sdk.local` calls the services in-process, :mod:`dataex.sdk.remote`
+calls the HTTP API. The objects of :mod:`dataex.sdk.objects` are built from those values, so both
+transports return the same types and ``except dataex.BudgetExhausted`` works the same with either.
+
+Errors only a client can meet (the node is down, speaks a newer API, sends something that is not the
+envelope) are ``DataexError`` subclasses too, defined here::
+
+    DataexError
+    ├── NodeUnreachable        503  connection refused, DNS failure, timeout (after bounded retries)
+    ├── BadResponse            502  a response that is not the API's JSON (e.g. from a proxy)
+    ├── IncompatibleNode       426  the node speaks a newer API version than this client
+    ├── UnsupportedOperation   501  the transport cannot do this (yet)
+    ├── WaitTimeout            408  ``wait_until_approved`` ran out of time
+    └── ContractNotApproved    409  the contract reached a state where it can never be approved
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from dataex.errors import DataexError, InvalidInput
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from dataex.sdk.objects import Contract, Dataset, Offer
+
+API_VERSION = 1
+"""The HTTP API version this client speaks (``GET /version`` → ``{"api": 1, …}``)."""
+
+
+# -- client-side errors ------------------------------------------------------------------------------
+class NodeUnreachable(DataexError):
+    """The node could not be reached (refused, unresolvable, timed out) after bounded retries."""
+
+    code: ClassVar[str] = "node_unreachable"
+    status: ClassVar[int] = 503
+
+
+class BadResponse(DataexError):
+    """The node (or a proxy in front of it) answered with something that is not the API's JSON."""
+
+    code: ClassVar[str] = "bad_response"
+    status: ClassVar[int] = 502
+
+
+class IncompatibleNode(DataexError):
+    """The node speaks a newer API version than this client; ``upgrade_to`` names the dataex to install."""
+
+    code: ClassVar[str] = "incompatible_node"
+    status: ClassVar[int] = 426
+
+    def __init__(self, message: str, *, api: int, upgrade_to: str) -> None:
+        super().__init__(message, api=api, upgrade_to=upgrade_to)
+        self.api = api
+        self.upgrade_to = upgrade_to
+
+
+class UnsupportedOperation(DataexError):
+    """The transport cannot perform this operation (yet)."""
+
+    code: ClassVar[str] = "unsupported_operation"
+    status: ClassVar[int] = 501
+
+
+class WaitTimeout(DataexError):
+    """A bounded wait ran out of time; ``state`` is the last state seen."""
+
+    code: ClassVar[str] = "wait_timeout"
+    status: ClassVar[int] = 408
+
+    def __init__(self, message: str, *, contract_id: str, state: str) -> None:
+        super().__init__(message, contract_id=contract_id, state=state)
+        self.contract_id = contract_id
+        self.state = state
+
+
+class ContractNotApproved(DataexError):
+    """The contract reached a final state (rejected, expired, revoked…) instead of approval."""
+
+    code: ClassVar[str] = "contract_not_approved"
+    status: ClassVar[int] = 409
+
+    def __init__(self, message: str, *, contract_id: str, state: str) -> None:
+        super().__init__(message, contract_id=contract_id, state=state)
+        self.contract_id = contract_id
+        self.state = state
+
+
+# -- the envelope → the matching error class ---------------------------------------------------------
+def error_classes() -> dict[str, type[DataexError]]:
+    """Every ``DataexError`` subclass by its ``code`` (walked recursively; the first class wins)."""
+    found: dict[str, type[DataexError]] = {DataexError.code: DataexError}
+    todo: list[type[DataexError]] = [DataexError]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            found.setdefault(sub.code, sub)
+            todo.append(sub)
+    return found
+
+
+def error_from_envelope(body: dict[str, Any]) -> DataexError:
+    """The ``DataexError`` subclass named by the envelope's ``code`` (unknown code: ``DataexError``).
+
+    The subclasses' own constructors take their details as keywords; the error is rebuilt without
+    calling them, with ``message``, ``details`` and every detail as an attribute (``e.dataset_id``).
+    """
+    code = body.get("code")
+    cls = error_classes().get(code, DataexError) if isinstance(code, str) else DataexError
+    message = str(body.get("error") or body.get("message") or f"the node refused the request ({code})")
+    raw = body.get("details")
+    details: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    error = cls.__new__(cls)
+    DataexError.__init__(error, message, **details)
+    for key, value in details.items():
+        if key not in ("message", "details", "args"):
+            setattr(error, key, value)
+    return error
+
+
+def validation_error(body: dict[str, Any]) -> InvalidInput:
+    """FastAPI's own ``{"detail": [...]}`` (request validation) as ``InvalidInput``."""
+    detail = body.get("detail")
+    if isinstance(detail, list):
+        parts = [
+            f"{'.'.join(str(p) for p in d.get('loc', []))}: {d.get('msg', '')}"
+            for d in detail
+            if isinstance(d, dict)
+        ]
+        message = "; ".join(parts) or "the request is invalid"
+    else:
+        message = str(detail or "the request is invalid")
+    return InvalidInput(message, detail=detail)
+
+
+# -- the transport interface ----------------------------------------------------------------------------
+class Transport(Protocol):
+    """What a client needs from a node; every value is JSON-shaped (the HTTP API's bodies)."""
+
+    where: str
+
+    def whoami(self) -> dict[str, Any]: ...
+    def search(self, q: str, *, limit: int) -> dict[str, Any]: ...
+    def list_datasets(self, *, owner: str | None) -> list[dict[str, Any]]: ...
+    def get_dataset(self, dataset_id: str) -> dict[str, Any]: ...
+    def register(
+        self, path: Path, *, title: str, license: str, rights: list[str] | None, owner: str | None
+    ) -> dict[str, Any]: ...
+    def quality(self, dataset_id: str) -> dict[str, Any]: ...
+    def set_privacy(self, dataset_id: str, body: dict[str, Any]) -> dict[str, Any]: ...
+    def list_offers(self, *, dataset_id: str | None) -> list[dict[str, Any]]: ...
+    def create_offer(self, body: dict[str, Any]) -> dict[str, Any]: ...
+    def request_contract(self, offer_id: str, *, purpose: str, note: str) -> dict[str, Any]: ...
+    def get_contract(self, contract_id: str) -> dict[str, Any]: ...
+    def list_contracts(self, *, dataset_id: str | None) -> list[dict[str, Any]]: ...
+    def decide(self, contract_id: str, event: str, *, reason: str | None) -> dict[str, Any]: ...
+    def query(self, contract_id: str, *, sql: str, epsilon: float) -> dict[str, Any]: ...
+    def extract(self, contract_id: str) -> pa.Table: ...
+    def close(self) -> None: ...
+
+
+class Client:
+    """One node, seen by one party. Build it with ``dataex.sdk.open`` or ``dataex.sdk.connect``."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+
+    @property
+    def transport(self) -> Transport:
+        return self._t
+
+    def __repr__(self) -> str:
+        return f"<dataex.Client {self._t.where}>"
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._t.close()
+
+    def whoami(self) -> dict[str, Any]:
+        """The acting party (``id``, ``name``, ``kind``, ``role``)."""
+        return self._t.whoami()
+
+    # -- catalog -----------------------------------------------------------------------------------------
+    def search(self, q: str, *, limit: int = 20) -> list[Dataset]:
+        """Datasets matching ``q`` (Chinese and/or English), best first; each carries its ``score``."""
+        from dataex.sdk.objects import Dataset
+
+        result = self._t.search(q, limit=limit)
+        return [Dataset.from_hit(self, hit) for hit in result["hits"]]
+
+    def datasets(self, *, owner: str | None = None) -> list[Dataset]:
+        from dataex.sdk.objects import Dataset
+
+        return [Dataset.from_json(self, d) for d in self._t.list_datasets(owner=owner)]
+
+    def dataset(self, dataset_id: str) -> Dataset:
+        """Raises ``DatasetNotFound``."""
+        from dataex.sdk.objects import Dataset
+
+        return Dataset.from_json(self, self._t.get_dataset(dataset_id))
+
+    def register(
+        self,
+        path: str | Path,
+        title: str,
+        license: str,
+        *,
+        rights: list[str] | None = None,
+        owner: str | None = None,
+    ) -> Dataset:
+        """Registers a data file for the acting party (the same content again returns the same dataset)."""
+        path = Path(path)
+        if not path.is_file():
+            from dataex.errors import InputFileNotFound
+
+            raise InputFileNotFound(f"{path} does not exist or is not a regular file", path=str(path))
+        registered = self._t.register(path, title=title, license=license, rights=rights, owner=owner)
+        return self.dataset(str(registered["id"]))
+
+    # -- contracts ------------------------------------------------------------------------------------
+    def request(self, offer: Offer | str, purpose: str, *, note: str = "") -> Contract:
+        """Requests a contract under ``offer`` for ``purpose``; auto-approved offers come back approved."""
+        from dataex.sdk.objects import Contract, Offer
+
+        offer_id = offer.id if isinstance(offer, Offer) else offer
+        return Contract.from_json(self, self._t.request_contract(offer_id, purpose=purpose, note=note))
+
+    def contract(self, contract_id: str) -> Contract:
+        """Raises ``ContractNotFound``."""
+        from dataex.sdk.objects import Contract
+
+        return Contract.from_json(self, self._t.get_contract(contract_id))
+
+    def contracts(self, *, dataset_id: str | None = None) -> list[Contract]:
+        """The contracts the acting party is a side of."""
+        from dataex.sdk.objects import Contract
+
+        return [Contract.from_json(self, c) for c in self._t.list_contracts(dataset_id=dataset_id)]
