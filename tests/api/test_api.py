@@ -129,3 +129,21 @@ def test_openapi_lists_the_routes(client: TestClient) -> None:
         "/log/checkpoint",
         "/log/proof/{index}",
     } <= paths
+
+
+def test_create_app_includes_every_router(fresh_node: Node) -> None:
+    import importlib
+    import pkgutil
+
+    import dataex.api.routes
+    from tests.api.test_route_coverage import flat_routes
+
+    app = create_app(fresh_node.ex)
+    served = {(r.path, tuple(sorted(r.methods))) for r in flat_routes(app.routes) if hasattr(r, "methods")}
+    for info in pkgutil.iter_modules(dataex.api.routes.__path__):
+        router = getattr(importlib.import_module(f"dataex.api.routes.{info.name}"), "router", None)
+        if router is None:
+            continue
+        for route in flat_routes(router.routes):
+            key = (getattr(route, "path", ""), tuple(sorted(getattr(route, "methods", ()))))
+            assert key in served or not key[1], f"{info.name}: {key} is not served by create_app"

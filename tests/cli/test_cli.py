@@ -216,3 +216,46 @@ def test_serve_answers_http_on_loopback(home: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_every_capability_has_its_command() -> None:
+    from typer.main import get_command
+
+    from dataex.cli.main import app
+
+    names = set(get_command(app).commands)  # type: ignore[attr-defined]
+    assert {
+        "init",
+        "register",
+        "serve",
+        "demo",
+        "describe",
+        "search",
+        "classify",
+        "quality",
+        "anonymize",
+        "privacy",
+        "query",
+        "extract",
+        "trace",
+        "psi",
+        "compute",
+        "job",
+        "value",
+        "party",
+        "datasets",
+        "cert",
+        "audit",
+        "node",
+        "croissant",
+        "demand",
+        "offer",
+        "contract",
+        "fingerprint",
+        "consent",
+        "notices",
+        "wallet",
+        "product",
+        "ledger",
+        "remote",
+    } <= names

@@ -357,9 +357,11 @@ def _register_domains() -> None:
         consent,
         contracts,
         delivery,
+        dp,
         market,
         privacy,
         quality,
+        remote,
         search,
     )
 
@@ -370,10 +372,12 @@ def _register_domains() -> None:
         quality,
         anonymize,
         contracts,
+        dp,
         delivery,
         compute,
         consent,
         market,
+        remote,
     ):
         module.register_commands(app)
 
