@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dataex.errors import InvalidInput
+from dataex.identity import keys
 
 SECRET_FILE: Final = "fingerprint.key"  # noqa: S105 - a file name, not a secret
 SECRET_BYTES: Final = 32
@@ -62,21 +61,8 @@ class Tolerance:
 
 
 def load_or_create_secret(home: Path) -> bytes:
-    """The node's fingerprint secret: read ``<home>/fingerprint.key``, or create it (0600)."""
-    path = home / SECRET_FILE
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        key = path.read_bytes()
-        if len(key) != SECRET_BYTES:
-            raise InvalidInput(f"{path} does not hold a {SECRET_BYTES}-byte key") from None
-        return key
-    key = secrets.token_bytes(SECRET_BYTES)
-    with os.fdopen(fd, "wb") as f:
-        f.write(key)
-        f.flush()
-        os.fsync(f.fileno())
-    return key
+    """The node's fingerprint secret: ``<home>/fingerprint.key`` (created on first use, mode 0600)."""
+    return keys.load_or_create_secret(home / SECRET_FILE, SECRET_BYTES)
 
 
 def derive(secret: bytes, label: str) -> bytes:

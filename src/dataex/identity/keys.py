@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,3 +92,23 @@ class NodeKey:
         if not isinstance(key, Ed25519PrivateKey):
             raise InvalidInput(f"{path} does not hold an Ed25519 private key")
         return cls(key)
+
+
+def load_or_create_secret(path: Path, nbytes: int = 32) -> bytes:
+    """A node secret kept beside the node key: read ``path``, or create it (mode 0600, O_EXCL).
+
+    Two processes racing to create it both end up with the one that was written first.
+    """
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        key = path.read_bytes()
+        if len(key) != nbytes:
+            raise InvalidInput(f"{path} does not hold a {nbytes}-byte key") from None
+        return key
+    key = secrets.token_bytes(nbytes)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
+        f.flush()
+        os.fsync(f.fileno())
+    return key

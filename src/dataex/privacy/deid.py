@@ -15,13 +15,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import os
 import re
-import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
 from dataex.errors import InvalidInput
+from dataex.identity import keys
 from dataex.privacy.detect.gazetteer import CITIES, PROVINCES
 from dataex.privacy.detect.people import parse_date
 
@@ -73,21 +72,8 @@ def mask(value: str | None, kind: str, *, char: str = "*") -> str | None:
 
 
 def load_or_create_key(home: Path) -> bytes:
-    """The node's pseudonymization key: read ``<home>/pseudonym.key``, or create it (0600)."""
-    path = home / KEY_FILE
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        key = path.read_bytes()
-        if len(key) != KEY_BYTES:
-            raise InvalidInput(f"{path} does not hold a {KEY_BYTES}-byte key") from None
-        return key
-    key = secrets.token_bytes(KEY_BYTES)
-    with os.fdopen(fd, "wb") as f:
-        f.write(key)
-        f.flush()
-        os.fsync(f.fileno())
-    return key
+    """The node's pseudonymization key: ``<home>/pseudonym.key`` (created on first use, mode 0600)."""
+    return keys.load_or_create_secret(home / KEY_FILE, KEY_BYTES)
 
 
 def pseudonymize(value: str | None, key: bytes, *, context: str) -> str | None:
