@@ -5,12 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 
 class PriceModel(BaseModel):
-    amount_fen: int = Field(description="Integer fen (0.01 CNY) per unit")
-    unit: str = Field("flat", description="flat, row, epsilon or query")
+    amount_fen: int | None = Field(
+        None, description="Integer fen (0.01 CNY) per unit; derived when a schedule is given"
+    )
+    unit: str = Field("flat", description="flat, row, epsilon, query or job")
+    schedule: list[list[Any]] | None = Field(
+        None, description="Per-ε price points [[ε, fen], …] (unit epsilon), checked arbitrage-free"
+    )
+
+    @model_serializer(mode="wrap")
+    def _drop_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if v is not None}
 
 
 class OfferCreate(BaseModel):

@@ -41,7 +41,13 @@ def register_commands(app: typer.Typer) -> None:
         tier: Annotated[str, typer.Option(help="L0, L1 (DP), L2 (compute), L3 (de-identified), L4 (full)")],
         purpose: Annotated[str, typer.Option(help="Allowed purposes, comma-separated")],
         expires: Annotated[str | None, typer.Option(help="YYYY-MM-DD (end of day, UTC)")] = None,
-        price: Annotated[str, typer.Option(help="fen (2000), or yuan per unit: 0.02/row, 5/epsilon")] = "0",
+        price: Annotated[
+            str,
+            typer.Option(
+                help="fen (2000), yuan per unit (0.02/row, 5/epsilon, 5/job), "
+                "or a per-ε schedule of ε=fen points: schedule:0.5=1000,1=1800,2=3400"
+            ),
+        ] = "0",
         epsilon: Annotated[float | None, typer.Option(help="ε budget (L1)")] = None,
         delta: Annotated[float | None, typer.Option(help="δ budget (L1)")] = None,
         max_rows: Annotated[int | None, typer.Option(help="Rows that may leave (L3/L4)")] = None,

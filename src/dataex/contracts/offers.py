@@ -27,6 +27,7 @@ from dataex.db.models import ClassificationRow, OfferRow
 from dataex.errors import Conflict, DataexError, Forbidden, InvalidInput, OfferNotFound
 from dataex.identity.parties import Party, new_id
 from dataex.ledger.log import iso, utc_now
+from dataex.market import pricing
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 Approval = Literal["manual", "auto"]
 APPROVALS: Final[tuple[str, ...]] = get_args(Approval)
-PriceUnit = Literal["flat", "row", "epsilon", "query"]
+PriceUnit = Literal["flat", "row", "epsilon", "query", "job"]
 PRICE_UNITS: Final[tuple[str, ...]] = get_args(PriceUnit)
 LEGAL_BASES: Final = ("consent", "contract", "legal_obligation", "public_interest", "publicly_disclosed")
 """PIPL art. 13's bases for processing personal information, as dataex names them."""
@@ -43,22 +44,58 @@ STRONG_BASES: Final = ("consent", "legal_obligation")
 UNIT_TIERS: Final[dict[str, tuple[str, ...]]] = {
     "flat": odrl.TIERS,
     "row": ("L3", "L4"),
-    "epsilon": ("L1",),
+    "epsilon": ("L1", "L2"),  # L2 only when the offer carries an ε budget (DP training)
     "query": ("L1", "L2"),
+    "job": ("L2",),
 }
 _PURPOSE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _PRICE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*([a-z]+))?\s*$")
+_SCHEDULE_POINT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*=\s*(\d+)\s*$")
 
 
 @dataclass(frozen=True)
 class Price:
-    """``amount_fen`` per ``unit`` (``flat``: once per contract)."""
+    """``amount_fen`` per ``unit`` (``flat``: once per contract).
+
+    A per-ε price may carry ``schedule``, ``[[ε, fen], …]`` as :mod:`dataex.market.pricing` reads
+    it (ε as decimal text); ``amount_fen`` is then the unit price past its last point, rounded up.
+    """
 
     amount_fen: int
     unit: str
+    schedule: list[list[Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"amount_fen": self.amount_fen, "unit": self.unit}
+        out: dict[str, Any] = {"amount_fen": self.amount_fen, "unit": self.unit}
+        if self.schedule is not None:
+            out["schedule"] = [list(p) for p in self.schedule]
+        return out
+
+
+def _schedule_price(points: Any, amount: Any = None) -> Price:
+    """A per-ε schedule price, refused (``ArbitragePrice``, naming every violating point) when
+    it allows arbitrage; ``amount`` (if given) must be the derived unit price past the last point."""
+    if not isinstance(points, list | tuple) or not all(isinstance(p, list | tuple) for p in points):
+        raise InvalidInput(f"a price schedule is a list of [epsilon, fen] points; got {points!r}")
+    schedule = pricing.check_schedule(points)
+    last_e, last_p = schedule.points[-1]
+    derived = pricing.ceil_fen(last_p / last_e)
+    if amount is not None and (isinstance(amount, bool) or amount != derived):
+        raise InvalidInput(
+            f"a schedule's amount_fen is its unit price past the last point, {derived}; got {amount!r}"
+        )
+    return Price(derived, "epsilon", schedule.to_json())
+
+
+def _parse_schedule_text(text: str) -> Price:
+    """``"0.5=1000,1=1800,2=3400"``: ε=fen points (fen are whole numbers, not yuan)."""
+    points: list[list[Any]] = []
+    for part in text.split(","):
+        m = _SCHEDULE_POINT.match(part)
+        if m is None:
+            raise InvalidInput(f"bad schedule point {part.strip()!r}: use epsilon=fen, e.g. 0.5=1000")
+        points.append([m.group(1), int(m.group(2))])
+    return _schedule_price(points)
 
 
 @dataclass(frozen=True)
@@ -111,10 +148,23 @@ def parse_price(value: str | int | dict[str, Any] | Price) -> Price:
     """``2000`` (an int, or digits) is 2000 fen flat; ``"20.00"`` or ``"0.02/row"`` are yuan.
 
     A number with a decimal point is in yuan and must resolve to whole fen; the unit after ``/`` is
-    one of ``row``, ``epsilon``, ``query`` (default ``flat``).
+    one of ``row``, ``epsilon``, ``query``, ``job`` (default ``flat``). A per-ε schedule is
+    ``"schedule:0.5=1000,1=1800,2=3400"`` (ε=fen points) or
+    ``{"unit": "epsilon", "schedule": [[0.5, 1000], [1, 1800], [2, 3400]]}``, checked to be
+    arbitrage-free by :func:`dataex.market.pricing.check_schedule`.
     """
     if isinstance(value, Price):
         price = value
+        if price.schedule is not None:
+            if price.unit != "epsilon":
+                raise InvalidInput(f"a price schedule is per epsilon, not per {price.unit}")
+            price = _schedule_price(price.schedule, price.amount_fen)
+    elif isinstance(value, dict) and value.get("schedule") is not None:
+        if value.get("unit", "epsilon") != "epsilon":
+            raise InvalidInput(f"a price schedule is per epsilon, not per {value.get('unit')!r}")
+        price = _schedule_price(value["schedule"], value.get("amount_fen"))
+    elif isinstance(value, str) and value.strip().startswith("schedule:"):
+        price = _parse_schedule_text(value.strip().removeprefix("schedule:"))
     elif isinstance(value, dict):
         amount, unit = value.get("amount_fen"), value.get("unit", "flat")
         if isinstance(amount, bool) or not isinstance(amount, int) or not isinstance(unit, str):
@@ -251,6 +301,8 @@ def create_offer(
         raise InvalidInput(f"a price per {the_price.unit} does not fit tier {tier}")
     eps = _fixed(epsilon, odrl.EPSILON_SCALE, "epsilon")
     dlt = _fixed(delta, odrl.DELTA_SCALE, "delta", below_one=True)
+    if the_price.unit == "epsilon" and tier == "L2" and eps is None:
+        raise InvalidInput("a per-ε price on an L2 offer needs an ε budget (--epsilon)")
     if tier == "L1" and eps is None:
         raise InvalidInput("an L1 offer needs an ε budget (--epsilon)")
     if tier not in ("L1", "L2") and (eps is not None or dlt is not None):
