@@ -233,7 +233,17 @@ def _load(ex: Any, owner: str, items: list[dict[str, Any]], docs: list[dict[str,
             )
             s.execute(
                 insert(SearchDocumentRow),
-                [{"dataset_id": ids[j - start], "updated_at": now, **docs[j]} for j in chunk],
+                [
+                    {
+                        "dataset_id": ids[j - start],
+                        "updated_at": now,
+                        "owner_id": owner,
+                        "license": items[j]["license"].lower(),
+                        "visibility": "private" if items[j]["private"] else "public",
+                        **docs[j],
+                    }
+                    for j in chunk
+                ],
             )
 
 

@@ -271,3 +271,33 @@ def test_reindex_replaces_the_document_and_rebuild_covers_the_catalog(catalog: C
     assert top(catalog, "grocery") == catalog.ids["retail"]
     assert top(catalog, "高血压") == catalog.ids["hypertension"]
     assert search(ex, "诊断", actor=catalog.consumer.party).total == 3
+
+
+def test_search_documents_copy_owner_license_and_visibility(catalog: Catalog) -> None:
+    from sqlalchemy import select
+
+    from dataex.db.models import DatasetMetadataRow, DatasetRow, SearchDocumentRow
+
+    ex, rare, who = catalog.node.ex, catalog.ids["rare"], catalog.consumer.party
+    describe(ex, rare, visibility="public")  # describe re-indexes in its own transaction
+    assert [h.dataset_id for h in search(ex, "罕见病", actor=who).hits] == [rare]
+    describe(ex, rare, visibility="private")
+    assert search(ex, "罕见病", actor=who).total == 0
+    with ex.session() as s:
+        rows = s.execute(
+            select(SearchDocumentRow, DatasetRow, DatasetMetadataRow)
+            .join(DatasetRow, DatasetRow.id == SearchDocumentRow.dataset_id)
+            .outerjoin(DatasetMetadataRow, DatasetMetadataRow.dataset_id == DatasetRow.id)
+        ).all()
+    assert len(rows) == len(catalog.ids)
+    for doc, row, meta in rows:
+        assert (doc.owner_id, doc.license) == (row.owner_id, row.license.lower())
+        assert doc.visibility == (meta.visibility if meta is not None else "public")
+
+
+def test_total_counts_every_match_whatever_the_page(catalog: Catalog) -> None:
+    ex, who = catalog.node.ex, catalog.consumer.party
+    for limit, offset in [(1, 0), (1, 1), (1, 2), (1, 3), (3, 0), (5, 0), (2, 1)]:
+        result = search(ex, "诊断", limit=limit, offset=offset, actor=who)
+        assert result.total == 3, (limit, offset)
+        assert len(result.hits) == max(0, min(limit, 3 - offset))

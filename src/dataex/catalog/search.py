@@ -3,8 +3,10 @@
 Each dataset has one search document (``search_documents``): its title, keywords, column names,
 field descriptions and description, each segmented into terms by ``dataex.catalog.text``. The
 backend ranks: SQLite with FTS5's ``bm25()`` (column weights below), PostgreSQL with
-``ts_rank_cd`` over a weighted tsvector. Snippets and ``matched_fields`` are built here, from the
-original (unsegmented) text and the query's terms, so they read the same on both backends.
+``ts_rank`` over a weighted tsvector. The document also carries the dataset's owner, license
+(lower-cased) and visibility, so that ranking and filtering read ``search_documents`` alone.
+Snippets and ``matched_fields`` are built here, from the original (unsegmented) text and the
+query's terms, so they read the same on both backends.
 See docs/search.md.
 """
 
@@ -101,10 +103,20 @@ def document(row: DatasetRow, meta: DatasetMetadataRow | None) -> dict[str, str]
     }
 
 
+def filter_fields(row: DatasetRow, meta: DatasetMetadataRow | None) -> dict[str, str]:
+    """The dataset's owner, license (lower-cased) and visibility, as the search document copies them."""
+    return {
+        "owner_id": row.owner_id,
+        "license": row.license.strip().lower(),
+        "visibility": meta.visibility if meta is not None and meta.visibility else "public",
+    }
+
+
 def reindex_dataset(session: Session, dataset_id: str) -> None:
     """(Re)builds the dataset's search document inside the caller's transaction."""
     row = get_dataset_row(session, dataset_id)
-    doc = document(row, session.get(DatasetMetadataRow, dataset_id))
+    meta = session.get(DatasetMetadataRow, dataset_id)
+    doc = {**document(row, meta), **filter_fields(row, meta)}
     existing = session.scalar(select(SearchDocumentRow).where(SearchDocumentRow.dataset_id == dataset_id))
     if existing is None:
         session.add(SearchDocumentRow(dataset_id=dataset_id, updated_at=utc_now(), **doc))
@@ -154,70 +166,102 @@ def match_expression(dialect: str, terms: Sequence[str], mode: Mode) -> str:
     return (" & " if mode == "all" else " | ").join(f"'{t}'" for t in quoted)
 
 
-def _hits(dialect: str) -> Any:
-    """A subquery of (doc_id, score) for the documents matching the bound parameter ``:q``."""
-    if dialect == "sqlite":
-        weights = ", ".join(str(w) for w in BM25_WEIGHTS)
-        return (
-            select(
-                literal_column("search_fts.rowid").label("doc_id"),
-                literal_column(f"-bm25(search_fts, {weights})").label("score"),
-            )
-            .select_from(text("search_fts"))
-            .where(text("search_fts MATCH :q"))
-            .subquery("hits")
-        )
-    tsv: ColumnElement[Any] = literal_column("search_documents.tsv")
-    tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), bindparam("q", type_=String))
+def _sqlite_hits() -> Any:
+    """SQLite: a subquery of (doc_id, score) for the FTS5 rows matching the bound parameter ``:q``."""
+    weights = ", ".join(str(w) for w in BM25_WEIGHTS)
     return (
-        select(SearchDocumentRow.id.label("doc_id"), func.ts_rank_cd(tsv, tsquery, 1).label("score"))
-        .where(tsv.op("@@")(tsquery))
+        select(
+            literal_column("search_fts.rowid").label("doc_id"),
+            literal_column(f"-bm25(search_fts, {weights})").label("score"),
+        )
+        .select_from(text("search_fts"))
+        .where(text("search_fts MATCH :q"))
         .subquery("hits")
     )
+
+
+def _pg_match() -> tuple[ColumnElement[bool], ColumnElement[float]]:
+    """PostgreSQL: the condition ``tsv @@ :q`` (served by the GIN index) and the score.
+
+    ``ts_rank`` with normalization 1 (divided by 1 + log(document length)): it reads only the
+    positions' weights, cheaper than ``ts_rank_cd``'s cover search, and it runs for every match.
+    """
+    tsv: ColumnElement[Any] = literal_column("search_documents.tsv")
+    tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), bindparam("q", type_=String))
+    return tsv.op("@@")(tsquery), func.ts_rank(tsv, tsquery, 1)
 
 
 def visible_to(viewer: Viewer) -> ColumnElement[bool] | None:
     """The condition a dataset must meet for ``viewer`` to see it (``None``: no condition)."""
     if viewer.sees_all:
         return None
-    public = func.coalesce(DatasetMetadataRow.visibility, "public") != "private"
+    public = SearchDocumentRow.visibility != "private"
     if viewer.party_id is None:
         return public
-    return or_(public, DatasetRow.owner_id == viewer.party_id)
+    return or_(public, SearchDocumentRow.owner_id == viewer.party_id)
 
 
-def ranked_query(dialect: str, viewer: Viewer, filters: Filters) -> Select[Any]:
-    """Datasets matching ``:q``, visible to ``viewer`` and passing ``filters``, best first."""
-    hits = _hits(dialect)
-    q = (
-        select(DatasetRow.id, hits.c.score, func.count().over().label("total"))
-        .select_from(hits)
-        .join(SearchDocumentRow, SearchDocumentRow.id == hits.c.doc_id)
-        .join(DatasetRow, DatasetRow.id == SearchDocumentRow.dataset_id)
-        .outerjoin(DatasetMetadataRow, DatasetMetadataRow.dataset_id == DatasetRow.id)
-        .order_by(hits.c.score.desc(), DatasetRow.id)
-    )
+def _filtered(q: Select[Any], viewer: Viewer, filters: Filters) -> Select[Any]:
+    """``q`` (over ``search_documents``) restricted to what ``viewer`` sees and ``filters`` pass."""
+    doc_dataset = SearchDocumentRow.dataset_id
     visible = visible_to(viewer)
     if visible is not None:
         q = q.where(visible)
     if filters.license is not None:
-        q = q.where(func.lower(DatasetRow.license) == filters.license.strip().lower())
+        q = q.where(SearchDocumentRow.license == filters.license.strip().lower())
     if filters.owner is not None:
-        q = q.where(DatasetRow.owner_id == filters.owner)
+        q = q.where(SearchDocumentRow.owner_id == filters.owner)
     if filters.quality_grade is not None:
-        q = q.join(QualityReportRow, QualityReportRow.dataset_id == DatasetRow.id).where(
-            QualityReportRow.grade == filters.quality_grade
+        graded = select(QualityReportRow.dataset_id).where(
+            QualityReportRow.dataset_id == doc_dataset, QualityReportRow.grade == filters.quality_grade
         )
+        q = q.where(graded.exists())
     if filters.tier is not None:
-        offered = select(OfferRow.id).where(
-            OfferRow.dataset_id == DatasetRow.id, OfferRow.tier == filters.tier
-        )
+        offered = select(OfferRow.id).where(OfferRow.dataset_id == doc_dataset, OfferRow.tier == filters.tier)
         q = q.where(offered.exists())
     if filters.sensitivity is not None:
-        q = q.join(ClassificationRow, ClassificationRow.dataset_id == DatasetRow.id).where(
-            ClassificationRow.grade == filters.sensitivity
+        classified = select(ClassificationRow.dataset_id).where(
+            ClassificationRow.dataset_id == doc_dataset, ClassificationRow.grade == filters.sensitivity
         )
+        q = q.where(classified.exists())
     return q
+
+
+def ranked_query(dialect: str, viewer: Viewer, filters: Filters) -> Select[Any]:
+    """(dataset id, score) of the datasets matching ``:q``, visible to ``viewer`` and passing
+    ``filters``, best first (ties by dataset id). Reads ``search_documents`` (and, on SQLite, the
+    FTS5 table) only, unless a quality, tier or sensitivity filter asks about other tables."""
+    if dialect == "sqlite":
+        hits = _sqlite_hits()
+        q = (
+            select(SearchDocumentRow.dataset_id, hits.c.score)
+            .select_from(hits)
+            .join(SearchDocumentRow, SearchDocumentRow.id == hits.c.doc_id)
+            .order_by(hits.c.score.desc(), SearchDocumentRow.dataset_id)
+        )
+    else:
+        matches, score = _pg_match()
+        q = (
+            select(SearchDocumentRow.dataset_id, score.label("score"))
+            .where(matches)
+            .order_by(literal_column("score").desc(), SearchDocumentRow.dataset_id)
+        )
+    return _filtered(q, viewer, filters)
+
+
+def count_query(dialect: str, viewer: Viewer, filters: Filters) -> Select[Any]:
+    """The number of datasets ``ranked_query`` yields, without scoring or sorting them."""
+    if dialect == "sqlite":
+        matching: Select[Any] = select(literal_column("search_fts.rowid")).select_from(text("search_fts"))
+        q = (
+            select(func.count())
+            .select_from(SearchDocumentRow)
+            .where(SearchDocumentRow.id.in_(matching.where(text("search_fts MATCH :q"))))
+        )
+    else:
+        matches, _ = _pg_match()
+        q = select(func.count()).select_from(SearchDocumentRow).where(matches)
+    return _filtered(q, viewer, filters)
 
 
 def ranked(
@@ -230,19 +274,19 @@ def ranked(
     limit: int = 20,
     offset: int = 0,
 ) -> tuple[list[tuple[str, float]], int]:
-    """One page of (dataset id, score), best first, and the number of all matching datasets."""
+    """One page of (dataset id, score), best first, and the number of all matching datasets.
+
+    The number is counted by a second, unscored query, and only when the page does not already
+    tell it (a first page shorter than ``limit`` holds every match).
+    """
     dialect = session.get_bind().dialect.name
-    q = ranked_query(dialect, viewer, filters or Filters()).limit(limit).offset(offset)
-    rows = session.execute(q, {"q": match_expression(dialect, terms, mode)}).all()
-    if rows:
-        return [(r[0], float(r[1])) for r in rows], int(rows[0][2])
-    if offset == 0:
-        return [], 0
-    count = session.execute(
-        select(func.count()).select_from(ranked_query(dialect, viewer, filters or Filters()).subquery()),
-        {"q": match_expression(dialect, terms, mode)},
-    ).scalar_one()
-    return [], int(count)
+    filters = filters or Filters()
+    params = {"q": match_expression(dialect, terms, mode)}
+    q = ranked_query(dialect, viewer, filters).limit(limit).offset(offset)
+    page = [(r[0], float(r[1])) for r in session.execute(q, params).all()]
+    if (offset == 0 and len(page) < limit) or (0 < len(page) < limit):
+        return page, offset + len(page)
+    return page, int(session.execute(count_query(dialect, viewer, filters), params).scalar_one())
 
 
 def _validate_page(limit: int, offset: int, tier: str | None) -> None:

@@ -196,6 +196,10 @@ class SearchDocumentRow(Base):
     full-text index over it, which the models do not describe (see ``include_name``): on SQLite the
     FTS5 table ``search_fts`` (external content, kept in sync by triggers), on PostgreSQL the
     generated ``tsv`` tsvector column and its GIN index. See docs/search.md.
+
+    ``owner_id``, ``license`` (lower-cased) and ``visibility`` are copies of the dataset's and its
+    metadata's, kept current by ``reindex_dataset`` (registration and ``describe`` run it in their
+    transaction), so that a search filters on this table alone, without joining every match.
     """
 
     __tablename__ = "search_documents"
@@ -207,6 +211,9 @@ class SearchDocumentRow(Base):
     column_names: Mapped[str] = mapped_column(Text)
     field_descriptions: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text)
+    owner_id: Mapped[str] = mapped_column(String(40))
+    license: Mapped[str] = mapped_column(String(100))
+    visibility: Mapped[str] = mapped_column(String(20))
     updated_at: Mapped[datetime]
 
 

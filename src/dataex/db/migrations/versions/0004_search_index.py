@@ -5,7 +5,9 @@ Revises: 0003
 Create Date: 2026-11-29 10:00:00
 
 The table ``search_documents`` holds each dataset's texts already segmented into space-separated
-terms (see dataex.catalog.text). The full-text index over it depends on the backend:
+terms (see dataex.catalog.text), and copies of the dataset's ``owner_id``, ``license``
+(lower-cased) and ``visibility`` so that a search filters without joins. The full-text index over
+it depends on the backend:
 
 * SQLite: an FTS5 table ``search_fts`` with ``search_documents`` as external content
   (``content_rowid='id'``), tokenizer ``unicode61``, kept in sync by three triggers;
@@ -75,6 +77,9 @@ def upgrade() -> None:
         sa.Column("column_names", sa.Text(), nullable=False),
         sa.Column("field_descriptions", sa.Text(), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("owner_id", sa.String(length=40), nullable=False),
+        sa.Column("license", sa.String(length=100), nullable=False),
+        sa.Column("visibility", sa.String(length=20), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["dataset_id"], ["datasets.id"]),
         sa.PrimaryKeyConstraint("id"),
