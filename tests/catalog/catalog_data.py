@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,27 @@ from dataex.catalog.search import reindex_dataset
 from dataex.db.models import DatasetMetadataRow
 from dataex.exchange import Exchange
 from dataex.ledger.log import utc_now
+from tests.conftest import Actor, Node, add
+
+
+@dataclass
+class Catalog:
+    """A node with a hospital and a shop (providers) and an AI team (consumer), and their datasets."""
+
+    node: Node
+    hospital: Actor
+    shop: Actor
+    consumer: Actor
+    ids: dict[str, str]
+
+
+def three_parties(node: Node) -> tuple[Actor, Actor, Actor]:
+    """The hospital, the shop and the AI team every catalog test starts from."""
+    return (
+        add(node, "Ruijin Hospital"),
+        add(node, "Hangzhou Mart", kind="enterprise"),
+        add(node, "Triage AI", kind="ai_team", role="consumer"),
+    )
 
 
 def register_table(

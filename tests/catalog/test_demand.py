@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,26 +14,15 @@ from dataex.catalog.fields import concept, match_field, normalize
 from dataex.db.models import DemandRow
 from dataex.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dataex.exchange import Exchange
-from tests.catalog.catalog_data import describe, register_table
-from tests.conftest import Actor, Node, add
+from tests.catalog.catalog_data import Catalog, describe, register_table, three_parties
+from tests.conftest import Node
 from tests.state import snapshot
 
 
-@dataclass
-class Board:
-    node: Node
-    hospital: Actor
-    shop: Actor
-    consumer: Actor
-    ids: dict[str, str]
-
-
 @pytest.fixture
-def board(fresh_node: Node, tmp_path: Path) -> Board:
+def board(fresh_node: Node, tmp_path: Path) -> Catalog:
     ex = fresh_node.ex
-    hospital = add(fresh_node, "Ruijin Hospital")
-    shop = add(fresh_node, "Hangzhou Mart", kind="enterprise")
-    consumer = add(fresh_node, "Triage AI", kind="ai_team", role="consumer")
+    hospital, shop, consumer = three_parties(fresh_node)
     h = hospital.party.id
     ids = {
         "ct": register_table(
@@ -69,10 +57,10 @@ def board(fresh_node: Node, tmp_path: Path) -> Board:
         description="问卷调查。",
         fields={"q1": {"semantic_type": "https://schema.org/gender"}, "q2": {"description": "受访者年龄"}},
     )
-    return Board(fresh_node, hospital, shop, consumer, ids)
+    return Catalog(fresh_node, hospital, shop, consumer, ids)
 
 
-def post(b: Board, **kw: Any) -> demands.Demand:
+def post(b: Catalog, **kw: Any) -> demands.Demand:
     args: dict[str, Any] = {
         "title": "Chest CT with radiology reports",
         "fields": ["image", "report", "age", "sex"],
@@ -95,7 +83,7 @@ def demand_count(ex: Exchange) -> int:
         return s.scalar(select(func.count()).select_from(DemandRow)) or 0
 
 
-def test_post_demand_is_stored_listed_and_logged(board: Board) -> None:
+def test_post_demand_is_stored_listed_and_logged(board: Catalog) -> None:
     d = post(board, description="Adults only")
     assert d.id.startswith("dmd_") and d.status == "open" and d.budget == 50_000
     assert d.fields == ["image", "report", "age", "sex"] and d.consumer_id == board.consumer.party.id
@@ -109,7 +97,7 @@ def test_post_demand_is_stored_listed_and_logged(board: Board) -> None:
     assert board.node.ex.audit().ok
 
 
-def test_only_consumers_post(board: Board) -> None:
+def test_only_consumers_post(board: Catalog) -> None:
     before = snapshot(board.node.ex)
     with pytest.raises(Forbidden, match="only consumers"):
         demands.post_demand(board.node.ex, actor=board.hospital.party, title="x", fields=["a"], purpose="p")
@@ -130,14 +118,14 @@ def test_only_consumers_post(board: Board) -> None:
         ({"description": "x" * 10_001}, "a description"),
     ],
 )
-def test_bad_demands_store_nothing(board: Board, change: dict[str, Any], message: str) -> None:
+def test_bad_demands_store_nothing(board: Catalog, change: dict[str, Any], message: str) -> None:
     before = snapshot(board.node.ex)
     with pytest.raises(InvalidInput, match=message):
         post(board, **change)
     assert snapshot(board.node.ex) == before and demand_count(board.node.ex) == 0
 
 
-def test_matching_ranks_overlapping_fields_first_and_explains(board: Board) -> None:
+def test_matching_ranks_overlapping_fields_first_and_explains(board: Catalog) -> None:
     d = post(board)
     found = demands.match_demand(board.node.ex, d.id, actor=board.consumer.party)
     ids = [m.dataset_id for m in found]
@@ -164,7 +152,7 @@ def test_matching_ranks_overlapping_fields_first_and_explains(board: Board) -> N
     }
 
 
-def test_chinese_fields_match_english_columns(board: Board) -> None:
+def test_chinese_fields_match_english_columns(board: Catalog) -> None:
     d = post(board, title="门诊诊断数据", fields=["年龄", "性别", "诊断", "费用"], purpose="疾病预测")
     found = demands.match_demand(board.node.ex, d.id)
     assert found[0].dataset_id == board.ids["visits"]
@@ -177,7 +165,7 @@ def test_chinese_fields_match_english_columns(board: Board) -> None:
     }
 
 
-def test_semantic_types_and_field_descriptions_count(board: Board) -> None:
+def test_semantic_types_and_field_descriptions_count(board: Catalog) -> None:
     d = post(board, title="survey answers", fields=["sex", "age"])
     survey = next(m for m in demands.match_demand(board.node.ex, d.id) if m.dataset_id == board.ids["survey"])
     assert {m.field: (m.column, m.reason) for m in survey.matched_fields} == {
@@ -186,7 +174,7 @@ def test_semantic_types_and_field_descriptions_count(board: Board) -> None:
     }
 
 
-def test_private_datasets_are_matched_only_for_their_owner(board: Board) -> None:
+def test_private_datasets_are_matched_only_for_their_owner(board: Catalog) -> None:
     describe(board.node.ex, board.ids["ct"], description="内部数据", visibility="private")
     d = post(board)
     for_consumer = [
@@ -196,7 +184,7 @@ def test_private_datasets_are_matched_only_for_their_owner(board: Board) -> None
     assert board.ids["ct"] not in for_consumer and board.ids["ct"] in for_owner
 
 
-def test_providers_see_demands_their_dataset_could_serve(board: Board) -> None:
+def test_providers_see_demands_their_dataset_could_serve(board: Catalog) -> None:
     wanted = post(board)
     other = post(board, title="Retail baskets", fields=["store", "sku"], purpose="forecast")
     ex = board.node.ex
@@ -215,7 +203,7 @@ def test_providers_see_demands_their_dataset_could_serve(board: Board) -> None:
     assert demands.demands_for_dataset(ex, board.ids["ct"], actor=board.hospital.party) == []
 
 
-def test_close_demand(board: Board) -> None:
+def test_close_demand(board: Catalog) -> None:
     d = post(board)
     ex = board.node.ex
     with pytest.raises(Forbidden):

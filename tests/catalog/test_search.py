@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,26 +11,15 @@ from dataex.catalog.search import rebuild_index, search
 from dataex.db.models import ClassificationRow, QualityReportRow
 from dataex.errors import InvalidInput
 from dataex.ledger.log import utc_now
-from tests.catalog.catalog_data import describe, register_table
-from tests.conftest import Actor, Node, add
+from tests.catalog.catalog_data import Catalog, describe, register_table, three_parties
+from tests.conftest import Node
 from tests.state import snapshot
-
-
-@dataclass
-class Catalog:
-    node: Node
-    hospital: Actor
-    shop: Actor
-    consumer: Actor
-    ids: dict[str, str]
 
 
 @pytest.fixture
 def catalog(fresh_node: Node, tmp_path: Path) -> Catalog:
     ex = fresh_node.ex
-    hospital = add(fresh_node, "Ruijin Hospital")
-    shop = add(fresh_node, "Hangzhou Mart", kind="enterprise")
-    consumer = add(fresh_node, "Triage AI", kind="ai_team", role="consumer")
+    hospital, shop, consumer = three_parties(fresh_node)
     h, s = hospital.party.id, shop.party.id
     ids = {
         "visits": register_table(
