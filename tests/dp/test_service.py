@@ -99,7 +99,8 @@ def test_explain_shows_the_plan_and_charges_nothing(dm: DpMarket) -> None:
     answer = query(dm.m.ex, dm.contract.id, QUERY, epsilon=0.5, actor=dm.m.insurer.party, explain=True)
     plan = answer.explain
     assert plan is not None and not plan["charged"]
-    assert "ROW_NUMBER() OVER (PARTITION BY __u" in plan["sql"]
+    assert "ROW_NUMBER" not in plan["sql"]  # the query reads the contribution-bounded copy
+    assert "at most 2 row(s)" in plan["bounding"]
     assert [m["statistic"] for m in plan["measurements"]] == ["count", "sum", "sum", "count"]
     assert all(m["epsilon"] == pytest.approx(0.125) for m in plan["measurements"])
     assert plan["measurements"][0]["laplace_scale"] == pytest.approx(2 / 0.125)

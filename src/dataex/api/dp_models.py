@@ -36,6 +36,7 @@ class PrivacySettingsUpdate(BaseModel):
     bounds: dict[str, tuple[float, float]] = {}
     domains: dict[str, list[str]] = {}
     key_threshold: int | None = None
+    not_null: list[str] = Field(default=[], description="Bounded columns declared without missing values")
 
 
 class PrivacySettingsPublic(BaseModel):
@@ -45,4 +46,5 @@ class PrivacySettingsPublic(BaseModel):
     bounds: dict[str, tuple[float, float]]
     domains: dict[str, list[str]]
     key_threshold: int | None
+    not_null: list[str] = []
     log_index: int

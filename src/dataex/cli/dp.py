@@ -68,6 +68,14 @@ def register_commands(app: typer.Typer) -> None:
             int | None,
             typer.Option(help="Allow GROUP BY without a domain: keys pass a noisy threshold >= this"),
         ] = None,
+        not_null: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--not-null",
+                metavar="COL",
+                help="A bounded column with no missing values: AVG over it shares COUNT(*) (repeat)",
+            ),
+        ] = None,
         token: As = None,
         home: Home = None,
         as_json: Json = False,
@@ -85,6 +93,7 @@ def register_commands(app: typer.Typer) -> None:
                 bounds=parse_bounds(bounds or []),
                 domains=parse_domains(domain or []),
                 key_threshold=key_threshold,
+                not_null=not_null or [],
             )
         out = {"id": dataset, **result.to_dict(), "log_index": result.log_index}
         if as_json:

@@ -27,6 +27,7 @@ from dataex.errors import Forbidden, InvalidInput
 from dataex.identity.parties import Party, new_id
 from dataex.ledger.log import utc_now
 from dataex.privacy.deid import load_or_create_key
+from dataex.storage.cache import materialize
 
 if TYPE_CHECKING:
     from dataex.exchange import Exchange
@@ -276,20 +277,6 @@ def consented_source(ex: Exchange, dataset_id: str) -> Source:
     if predicate is None:
         return Source(path, dataset.file_sha256)
     version = hashlib.sha256(f"{dataset.file_sha256}\n{predicate}".encode()).hexdigest()
-    cache = ex.settings.home / "cache" / "consent"
-    target = cache / f"{version}.parquet"
-    if not target.exists():
-        import duckdb
-
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = cache / f".{version}.{new_id('tmp')}.parquet"
-        con = duckdb.connect()
-        try:
-            con.execute(
-                f"COPY (SELECT * FROM read_parquet({quote_literal(path)}) WHERE {predicate}) "
-                f"TO {quote_literal(str(tmp))} (FORMAT parquet, COMPRESSION zstd)"
-            )
-        finally:
-            con.close()
-        tmp.replace(target)
+    target = ex.settings.home / "cache" / "consent" / f"{version}.parquet"
+    materialize(target, f"SELECT * FROM read_parquet({quote_literal(path)}) WHERE {predicate}")
     return Source(str(target), version)

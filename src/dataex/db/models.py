@@ -421,6 +421,8 @@ class DpSettingsRow(Base):
     rows in a query. ``bounds`` maps a numeric column to ``[lo, hi]`` (clipping bounds); ``domains``
     maps a group-by column to its public list of keys (as strings). ``key_threshold``, when set, lets
     queries group by columns without a domain: keys are released only above a noisy threshold.
+    ``not_null`` lists bounded columns the owner declares complete: AVG over them shares the query's
+    COUNT(*) (a NULL, should one occur, is read as the midpoint of the column's bounds).
     """
 
     __tablename__ = "dp_settings"
@@ -433,6 +435,7 @@ class DpSettingsRow(Base):
     key_threshold: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime]
     log_index: Mapped[int] = mapped_column(BigInteger)
+    not_null: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
 
 
 class DpAnswerRow(Base):

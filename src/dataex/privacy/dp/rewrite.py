@@ -4,13 +4,17 @@ The SQL (written once in DuckDB's dialect, rendered for each engine by sqlglot) 
 
 1. ``filtered``: the WHERE predicate, keys restricted to their declared domains, each value clipped
    to its bounds and, for sums, rounded to an integer grid (``step``);
-2. ``bounded``: each privacy unit keeps at most ``k`` rows, the first ``k`` by ``md5`` of the
-   values the query uses (reproducible; rows that tie are interchangeable for the query);
+2. ``bounded``: each privacy unit keeps at most ``k`` rows. DP queries on a dataset read its
+   contribution-bounded copy (dataex.privacy.dp.bounding, built once per dataset version), so this
+   step is empty for them (``prebounded``); over other inputs (PSI-then-DP's matched rows) it keeps
+   the first ``k`` rows of each unit by ``md5`` of the values the query uses (reproducible; rows
+   that tie are interchangeable for the query);
 3. the exact aggregates per group, LEFT JOINed to the cross product of the declared domains
    (``VALUES`` lists), so that empty groups appear with zeros.
 
 Noise is added afterwards (dataex.privacy.dp.mechanisms), one measurement at a time, each with an
-equal share ε/m of the query's ε. See docs/dp.md for the sensitivities.
+equal share ε/m of the query's ε. AVG over a column the owner declared not null shares the COUNT(*)
+measurement. See docs/dp.md for the sensitivities.
 """
 
 from __future__ import annotations
@@ -105,8 +109,12 @@ def plan_query(
     types: dict[str, str],
     dataset_id: str,
     epsilon: float,
+    prebounded: bool = False,
 ) -> Plan:
-    """Checks the query against the dataset and its privacy metadata and builds the exact SQL."""
+    """Checks the query against the dataset and its privacy metadata and builds the exact SQL.
+
+    ``prebounded``: the input already holds at most ``max_contributions`` rows per unit.
+    """
     for column in sorted(parsed.columns):
         if column not in types:
             raise UnknownColumn(
@@ -135,9 +143,10 @@ def plan_query(
         for i, (kind, column) in enumerate(specs)
     )
     by_spec = {spec: m.name for spec, m in zip(specs, measurements, strict=True)}
-    outputs = tuple(_output_plan(o, by_spec) for o in parsed.outputs)
+    outputs = tuple(_output_plan(o, by_spec, settings.not_null) for o in parsed.outputs)
     keys = tuple(f"k{i}" for i in range(len(parsed.group_by)))
-    sql = _sql(parsed, settings, types, keys, measurements, thresholded, k)
+    bound_to = None if prebounded or settings.unit == ROW_UNIT else k
+    sql = _sql(parsed, settings, types, keys, measurements, thresholded, bound_to)
     threshold = None
     if thresholded:
         threshold = settings.key_threshold
@@ -193,14 +202,14 @@ def _measurement_specs(parsed: ParsedQuery, settings: PrivacySettings) -> list[t
         if o.kind == "count":
             add(("count", None))
         elif o.kind == "count_column":
-            add(("count", o.column))
+            add(("count", None if o.column in settings.not_null else o.column))
         elif o.kind == "count_distinct":
             add(("count_distinct", settings.unit))
         elif o.kind == "sum":
             add(("sum", o.column))
         elif o.kind == "avg":
             add(("centered_sum", o.column))
-            add(("count", o.column))
+            add(("count", None if o.column in settings.not_null else o.column))
         elif o.kind == "median":
             add(("median", o.column))
     return specs
@@ -241,22 +250,28 @@ def _measurement(
     )
 
 
-def _output_plan(o: Output, by_spec: dict[tuple[str, str | None], str]) -> OutputPlan:
+def _output_plan(
+    o: Output, by_spec: dict[tuple[str, str | None], str], not_null: tuple[str, ...]
+) -> OutputPlan:
     if o.kind == "key":
         return OutputPlan(o.name, "key", o.column)
+    counted = None if o.column in not_null else o.column
     spec: dict[str, tuple[tuple[str, str | None], ...]] = {
         "count": (("count", None),),
-        "count_column": (("count", o.column),),
+        "count_column": (("count", counted),),
         "count_distinct": (("count_distinct", o.column),),
         "sum": (("sum", o.column),),
-        "avg": (("centered_sum", o.column), ("count", o.column)),
+        "avg": (("centered_sum", o.column), ("count", counted)),
         "median": (("median", o.column),),
     }
     return OutputPlan(o.name, o.kind, o.column, tuple(by_spec[s] for s in spec[o.kind]))
 
 
-def _clip(column: str, lo: float, hi: float) -> str:
-    return f"LEAST(GREATEST(CAST({ident(column)} AS DOUBLE), {literal(lo)}), {literal(hi)})"
+def _clip(column: str, lo: float, hi: float, *, fill: float | None = None) -> str:
+    value = f"CAST({ident(column)} AS DOUBLE)"
+    if fill is not None:  # a column declared not null: a NULL reads as ``fill``
+        value = f"COALESCE({value}, {literal(fill)})"
+    return f"LEAST(GREATEST({value}, {literal(lo)}), {literal(hi)})"
 
 
 def _sql(
@@ -266,8 +281,9 @@ def _sql(
     keys: tuple[str, ...],
     measurements: tuple[Measurement, ...],
     thresholded: bool,
-    k: int,
+    bound_to: int | None,
 ) -> str:
+    """The exact query; ``bound_to``: rows kept per unit (None: the input is bounded already)."""
     select = [f"{ident(settings.unit)} AS __u" if settings.unit != ROW_UNIT else "1 AS __u"]
     select += [f"{ident(c)} AS {key}" for c, key in zip(parsed.group_by, keys, strict=True)]
     material = [f"CAST({key} AS VARCHAR)" for key in keys]
@@ -284,7 +300,8 @@ def _sql(
             aggregates.append(f"SUM({v}) AS {m.name}")
         elif m.kind == "sum":
             assert m.column is not None and m.bounds is not None
-            grid = f"CAST(ROUND({_clip(m.column, *m.bounds)} / {literal(m.step)}) AS BIGINT)"
+            fill = (sum(m.bounds) / 2) if m.column in settings.not_null else None
+            grid = f"CAST(ROUND({_clip(m.column, *m.bounds, fill=fill)} / {literal(m.step)}) AS BIGINT)"
             select.append(f"{grid} AS {v}")
             material.append(f"CAST({v} AS VARCHAR)")
             shift = round(m.offset / m.step)
@@ -309,13 +326,13 @@ def _sql(
             conditions.append(f"{ident(column)} IN ({values})")
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     filtered = f"SELECT {', '.join(select)} FROM {ident(VIEW)}{where}"
-    if settings.unit == ROW_UNIT:
+    if bound_to is None:
         bounded = "SELECT * FROM filtered"
     else:
         order = f"MD5(CONCAT_WS('|', {', '.join(material)}))" if material else "__u"
         bounded = (
             "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY __u ORDER BY "
-            f"{order}) AS __rn FROM filtered) AS r WHERE __rn <= {k}"
+            f"{order}) AS __rn FROM filtered) AS r WHERE __rn <= {bound_to}"
         )
     group = f" GROUP BY {', '.join(keys)}" if keys else ""
     agg = f"SELECT {', '.join([*keys, *aggregates])} FROM bounded{group}"

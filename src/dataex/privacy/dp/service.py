@@ -19,7 +19,6 @@ from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from dataex.contracts import budget, odrl
 from dataex.contracts.authorize import authorize
-from dataex.contracts.consent import consented_source
 from dataex.db.models import ContractRow, DatasetRow, DpAnswerRow, DpSettingsRow
 from dataex.engines import Engine, get_engine
 from dataex.errors import (
@@ -32,9 +31,10 @@ from dataex.errors import (
 from dataex.identity.parties import Party
 from dataex.ledger.log import utc_now
 from dataex.privacy.dp import mechanisms
+from dataex.privacy.dp.bounding import bounded_source
 from dataex.privacy.dp.parse import ParsedQuery, parse
 from dataex.privacy.dp.rewrite import VIEW, Plan, plan_query
-from dataex.privacy.dp.settings import PrivacySettings, column_types
+from dataex.privacy.dp.settings import ROW_UNIT, PrivacySettings, column_types
 
 if TYPE_CHECKING:
     from dataex.exchange import Exchange
@@ -91,7 +91,7 @@ def query(
     runner = get_engine(engine)
     try:
         eps_nano = _epsilon_units(epsilon)
-        parsed, plan, dataset = _plan(ex, dataset_id, sql, epsilon)
+        parsed, plan, dataset, settings = _plan(ex, dataset_id, sql, epsilon)
         query_hash = parsed.query_hash(dataset.id)
         if explain:
             return _answer(ex, contract_id, dataset.id, runner, query_hash, explain=describe(plan, runner))
@@ -102,7 +102,7 @@ def query(
     except DataexError as error:
         _log_refusal(ex, actor, contract_id, error)
         raise
-    table = _execute(runner, plan, consented_source(ex, dataset.id).path)
+    table = _execute(runner, plan, bounded_source(ex, dataset.id, settings))
     released = mechanisms.release(plan, table)
     body: dict[str, Any] = {
         "columns": released.columns,
@@ -171,11 +171,16 @@ def describe(plan: Plan, runner: Engine) -> dict[str, Any]:
         "sql": plan.sql_for(runner.dialect),
         "unit": plan.unit,
         "max_contributions": plan.max_contributions,
+        "bounding": "none: each row is its own unit"
+        if plan.unit == ROW_UNIT
+        else f"the query reads the dataset's contribution-bounded copy: each {plan.unit} keeps at "
+        f"most {plan.max_contributions} row(s), chosen by MD5 of the row (docs/dp.md)",
         "epsilon": plan.epsilon,
         "delta": plan.delta,
         "budget_split": f"ε split equally over {len(plan.measurements)} measurement(s): "
         f"{plan.epsilon / len(plan.measurements):g} each (sequential composition); "
-        "AVG = offset + noisy centered sum / noisy count (post-processing)",
+        "AVG = offset + noisy centered sum / noisy count (post-processing; the count is the "
+        "query's COUNT(*) for columns declared not null)",
         "groups": "declared domains, every key released (empty groups too)"
         if plan.domain_complete
         else f"keys without a domain pass OpenDP's Laplace threshold (δ={plan.delta:g}"
@@ -187,7 +192,9 @@ def describe(plan: Plan, runner: Engine) -> dict[str, Any]:
     }
 
 
-def _plan(ex: Exchange, dataset_id: str, sql: str, epsilon: float) -> tuple[ParsedQuery, Plan, DatasetRow]:
+def _plan(
+    ex: Exchange, dataset_id: str, sql: str, epsilon: float
+) -> tuple[ParsedQuery, Plan, DatasetRow, PrivacySettings]:
     parsed = parse(sql)
     with ex.session() as s:
         dataset = s.get(DatasetRow, dataset_id)
@@ -203,9 +210,15 @@ def _plan(ex: Exchange, dataset_id: str, sql: str, epsilon: float) -> tuple[Pars
             )
         s.expunge(dataset)
     plan = plan_query(
-        parsed, settings=settings, types=column_types(dataset), dataset_id=dataset_id, epsilon=epsilon
+        parsed,
+        settings=settings,
+        types=column_types(dataset),
+        dataset_id=dataset_id,
+        epsilon=epsilon,
+        prebounded=True,
     )
-    return parsed, plan, dataset
+    assert settings is not None  # plan_query refuses a dataset without privacy metadata
+    return parsed, plan, dataset, settings
 
 
 def _stem(source_name: str) -> str:

@@ -5,7 +5,10 @@
 * ``bounds``: clipping bounds ``{column: (lo, hi)}`` of numeric columns used in SUM/AVG/MEDIAN;
 * ``domains``: the public keys ``{column: [values]}`` of columns used in GROUP BY;
 * ``key_threshold``: when set, GROUP BY over a column without a domain is allowed; keys are then
-  released only when their noisy count passes a threshold of at least this value.
+  released only when their noisy count passes a threshold of at least this value;
+* ``not_null``: bounded columns the owner declares complete. AVG over such a column divides by the
+  query's COUNT(*) measurement instead of measuring a count of its own (one measurement fewer, so
+  each gets a larger share of ε); a NULL that occurs anyway is read as the midpoint of the bounds.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class PrivacySettings:
     domains: dict[str, list[str]] = field(default_factory=dict)
     key_threshold: int | None = None
     log_index: int = -1
+    not_null: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, row: DpSettingsRow) -> PrivacySettings:
@@ -48,6 +52,7 @@ class PrivacySettings:
             domains={k: [str(x) for x in v] for k, v in row.domains.items()},
             key_threshold=row.key_threshold,
             log_index=row.log_index,
+            not_null=tuple(str(c) for c in row.not_null or ()),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -58,6 +63,7 @@ class PrivacySettings:
             "bounds": {k: [lo, hi] for k, (lo, hi) in self.bounds.items()},
             "domains": {k: list(v) for k, v in self.domains.items()},
             "key_threshold": self.key_threshold,
+            "not_null": list(self.not_null),
         }
 
 
@@ -75,16 +81,22 @@ def set_privacy(
     bounds: dict[str, tuple[float, float]] | None = None,
     domains: dict[str, list[str]] | None = None,
     key_threshold: int | None = None,
+    not_null: list[str] | tuple[str, ...] = (),
 ) -> PrivacySettings:
-    """Stores (replaces) the dataset's privacy metadata; owner only; logged as ``dp.settings.set``."""
+    """Stores (replaces) the dataset's privacy metadata; owner only; logged as ``dp.settings.set``.
+
+    The contribution-bounded copy DP queries read (dataex.privacy.dp.bounding) is built right after,
+    so the first query does not pay for it.
+    """
     bounds, domains = dict(bounds or {}), {k: [str(x) for x in v] for k, v in (domains or {}).items()}
+    complete = list(dict.fromkeys(str(c) for c in not_null))
     with ex.transaction() as s:
         dataset = s.get(DatasetRow, dataset_id)
         if dataset is None:
             raise DatasetNotFound(dataset_id)
         if actor.id != dataset.owner_id:
             raise Forbidden(f"only the owner of {dataset_id} may set its privacy metadata")
-        _validate(dataset, unit, max_contributions, bounds, domains, key_threshold)
+        _validate(dataset, unit, max_contributions, bounds, domains, key_threshold, complete)
         row = s.get(DpSettingsRow, dataset_id)
         if row is None:
             row = DpSettingsRow(dataset_id=dataset_id)
@@ -94,6 +106,7 @@ def set_privacy(
         row.bounds = {k: [float(lo), float(hi)] for k, (lo, hi) in bounds.items()}
         row.domains = domains
         row.key_threshold = key_threshold
+        row.not_null = complete
         row.updated_at = utc_now()
         row.log_index = -1
         s.flush()
@@ -102,7 +115,11 @@ def set_privacy(
         entry = ex.log.append(s, "dp.settings.set", record, actor=actor.id)
         row.log_index = entry.index
         ex.log.checkpoint(s)
-        return PrivacySettings.of(row)
+        settings = PrivacySettings.of(row)
+    from dataex.privacy.dp.bounding import bounded_source
+
+    bounded_source(ex, dataset_id, settings)
+    return settings
 
 
 def find_privacy(ex: Exchange, dataset_id: str) -> PrivacySettings | None:
@@ -118,6 +135,7 @@ def _validate(
     bounds: dict[str, tuple[float, float]],
     domains: dict[str, list[str]],
     key_threshold: int | None,
+    not_null: list[str],
 ) -> None:
     types = column_types(dataset)
 
@@ -151,3 +169,10 @@ def _validate(
         isinstance(key_threshold, bool) or not isinstance(key_threshold, int) or key_threshold < 1
     ):
         raise InvalidInput(f"key_threshold must be an integer >= 1; got {key_threshold!r}")
+    for column in not_null:
+        known(column)
+        if column not in bounds:
+            raise InvalidInput(
+                f"not-null column {column!r} needs bounds too (--bounds {column}=lo:hi): a NULL is "
+                "read as the midpoint of its bounds"
+            )
