@@ -7,6 +7,14 @@ scalar, and encodes the server's set in a Golomb-compressed set (GCS). A **serve
 reveal members); the client strips ``c`` and looks ``H(x)^s`` up in the setup. The client learns
 the intersection (or only its size); the server learns the client's set size and nothing else.
 
+The library's calls release the GIL, so the work is split over ``WORKERS`` threads, each with its
+own library object built from the same key (one object is not thread-safe): a request or response
+is the concatenation of its chunks (the library's own message), and a count-only response is
+shuffled again as a whole with the OS's CSPRNG, so chunking reveals nothing. A server's setup is
+a list of setups, one per chunk of its (deduplicated, randomly ordered) items, each encoded at
+``FPR / chunks`` so the whole session keeps the stated false-positive rate; it crosses the wire in
+a small container (:func:`pack_setups`). A client looks its items up in every part.
+
 Messages cross the wire as the library's protobuf bytes. Anything that does not parse, or holds
 a value that is not a point on P-256, is ``InvalidPsiMessage``.
 
@@ -20,8 +28,13 @@ The roles map to dataex's modes (see docs/psi.md):
 
 from __future__ import annotations
 
+import os
+import secrets
+import struct
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from dataex.errors import InvalidPsiMessage
 
@@ -30,6 +43,14 @@ if TYPE_CHECKING:
 
 FPR: Final = 1e-9
 """The probability that a whole session yields one false positive."""
+WORKERS: Final = max(1, min(8, os.cpu_count() or 1))
+"""Threads the cryptographic work is split over."""
+MIN_CHUNK: Final = 4096
+"""Sets smaller than this are not split (threads would cost more than they save)."""
+SETUP_MAGIC: Final = b"DXPSI-SETUPS1\n"
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def _psi() -> Any:
@@ -59,9 +80,54 @@ def _run(what: str, fn: Any, *args: Any) -> Any:
         raise InvalidPsiMessage(f"invalid PSI {what}: {e}") from e
 
 
+def chunks(items: Sequence[T], *, workers: int | None = None) -> list[Sequence[T]]:
+    """``items`` in at most ``workers`` contiguous, nearly equal parts (one part when small)."""
+    n = max(1, min(WORKERS if workers is None else workers, len(items) // MIN_CHUNK))
+    bounds = [len(items) * i // n for i in range(n + 1)]
+    return [items[bounds[i] : bounds[i + 1]] for i in range(n)]
+
+
+def _map(fn: Callable[[T], R], parts: Sequence[T]) -> list[R]:
+    if len(parts) == 1:
+        return [fn(parts[0])]
+    with ThreadPoolExecutor(len(parts), thread_name_prefix="psi") as pool:
+        return list(pool.map(fn, parts))
+
+
 def request_size(request: bytes) -> int:
     """How many items a client request carries (its encrypted elements)."""
     return len(_parse("Request", request).encrypted_elements)
+
+
+def pack_setups(parts: Sequence[bytes]) -> bytes:
+    """Several setup messages as one byte string: magic, count, then (length, bytes) each."""
+    out = [SETUP_MAGIC, struct.pack(">I", len(parts))]
+    for part in parts:
+        out += [struct.pack(">Q", len(part)), part]
+    return b"".join(out)
+
+
+def unpack_setups(data: bytes) -> list[Any]:
+    """The parsed setup messages of :func:`pack_setups` (a bare library message is one part)."""
+    if not data.startswith(SETUP_MAGIC):
+        return [_parse("ServerSetup", data)]
+    try:
+        at = len(SETUP_MAGIC)
+        (count,) = struct.unpack_from(">I", data, at)
+        at += 4
+        parts = []
+        for _ in range(count):
+            (size,) = struct.unpack_from(">Q", data, at)
+            at += 8
+            if at + size > len(data):
+                raise struct.error("truncated")
+            parts.append(data[at : at + size])
+            at += size
+    except struct.error as e:
+        raise InvalidPsiMessage(f"the PSI setup container is malformed: {e}") from e
+    if at != len(data) or not parts:
+        raise InvalidPsiMessage("the PSI setup container is malformed: trailing bytes or no parts")
+    return [_parse("ServerSetup", p) for p in parts]
 
 
 @dataclass(frozen=True)
@@ -81,39 +147,106 @@ def new_key() -> bytes:
 def server_setup(items: Sequence[str], *, key: bytes, max_client_items: int) -> Setup:
     """Encodes ``items`` under ``key`` for clients sending up to ``max_client_items`` items."""
     psi = _psi()
-    server = psi.server.CreateFromKey(key, True)
-    try:
-        msg = server.CreateSetupMessage(FPR, max_client_items, list(items), psi.DataStructure.GCS)
-    except ValueError:
-        # openmined-psi 2.0.6 cannot size a GCS for a small set against a large client bound; the
-        # raw encoding (33 bytes an item, exact) serves small sets just as well.
-        msg = server.CreateSetupMessage(FPR, max_client_items, list(items), psi.DataStructure.RAW)
-    return Setup(key, msg.SerializeToString(), len(items))
+    unique = list(set(items))
+    _shuffle(unique)  # which part holds an item is random, never a function of its value
+    parts = chunks(unique)
+    fpr = FPR / len(parts)
+
+    def encode(part: Sequence[str]) -> bytes:
+        server = psi.server.CreateFromKey(key, True)
+        try:
+            msg = server.CreateSetupMessage(fpr, max_client_items, list(part), psi.DataStructure.GCS)
+        except ValueError:
+            # openmined-psi 2.0.6 cannot size a GCS for a small set against a large client bound;
+            # the raw encoding (33 bytes an item, exact) serves small sets just as well.
+            msg = server.CreateSetupMessage(fpr, max_client_items, list(part), psi.DataStructure.RAW)
+        return bytes(msg.SerializeToString())
+
+    return Setup(key, pack_setups(_map(encode, parts)), len(unique))
 
 
 def server_answer(request: bytes, *, key: bytes, reveal: bool) -> bytes:
     """The server's response to a client request; shuffled (size only) unless ``reveal``."""
-    server = _psi().server.CreateFromKey(key, reveal)
+    psi = _psi()
     parsed = _parse("Request", request)
-    return bytes(_run("request", server.ProcessRequest, parsed).SerializeToString())
+    elements = list(parsed.encrypted_elements)
+
+    def answer(part: Sequence[bytes]) -> list[bytes]:
+        sub = psi.Request()
+        sub.reveal_intersection = parsed.reveal_intersection
+        sub.encrypted_elements.extend(part)
+        server = psi.server.CreateFromKey(key, reveal)
+        return list(_run("request", server.ProcessRequest, sub).encrypted_elements)
+
+    answered = [e for part in _map(answer, chunks(elements)) for e in part]
+    if not reveal:  # one shuffle over the whole response: no trace of the chunks remains
+        _shuffle(answered)
+    response = psi.Response()
+    response.encrypted_elements.extend(answered)
+    return bytes(response.SerializeToString())
+
+
+def _shuffle(values: list[Any]) -> None:
+    for i in range(len(values) - 1, 0, -1):  # Fisher–Yates with the OS's CSPRNG
+        j = secrets.randbelow(i + 1)
+        values[i], values[j] = values[j], values[i]
 
 
 class Client:
     """The client half, with a fresh key that lives only as long as this object."""
 
     def __init__(self, *, reveal: bool) -> None:
-        self._client = _psi().client.CreateWithNewKey(reveal)
+        self._key = bytes(_psi().client.CreateWithNewKey(reveal).GetPrivateKeyBytes())
         self.reveal = reveal
 
+    def _client(self) -> Any:
+        return _psi().client.CreateFromKey(self._key, self.reveal)
+
     def request(self, items: Sequence[str]) -> bytes:
-        return bytes(self._client.CreateRequest(list(items)).SerializeToString())
+        psi = _psi()
+
+        def blind(part: Sequence[str]) -> list[bytes]:
+            return list(self._client().CreateRequest(list(part)).encrypted_elements)
+
+        parts = _map(blind, chunks(items))
+        merged = psi.Request()
+        merged.reveal_intersection = self.reveal
+        merged.encrypted_elements.extend(e for part in parts for e in part)
+        return bytes(merged.SerializeToString())
 
     def intersection(self, setup: bytes, response: bytes) -> list[int]:
         """Indexes (into the items of :meth:`request`) of the items in the server's set."""
-        s, r = _parse("ServerSetup", setup), _parse("Response", response)
-        return sorted(int(i) for i in _run("response", self._client.GetIntersection, s, r))
+        setups, elements = unpack_setups(setup), list(_parse("Response", response).encrypted_elements)
+        offsets, parts = self._split(elements)
+
+        def look(arg: tuple[int, Any]) -> list[int]:
+            offset, sub = arg
+            client, found = self._client(), set[int]()
+            for s in setups:
+                found.update(int(i) for i in _run("response", client.GetIntersection, s, sub))
+            return sorted(offset + i for i in found)
+
+        return sorted(i for hits in _map(look, list(zip(offsets, parts, strict=True))) for i in hits)
 
     def size(self, setup: bytes, response: bytes) -> int:
         """The size of the intersection only."""
-        s, r = _parse("ServerSetup", setup), _parse("Response", response)
-        return int(_run("response", self._client.GetIntersectionSize, s, r))
+        setups, elements = unpack_setups(setup), list(_parse("Response", response).encrypted_elements)
+        _, parts = self._split(elements)
+
+        def count(sub: Any) -> int:
+            client = self._client()
+            return sum(int(_run("response", client.GetIntersectionSize, s, sub)) for s in setups)
+
+        return sum(_map(count, parts))
+
+    def _split(self, elements: list[bytes]) -> tuple[list[int], list[Any]]:
+        psi = _psi()
+        offsets, parts = [], []
+        at = 0
+        for part in chunks(elements):
+            sub = psi.Response()
+            sub.encrypted_elements.extend(part)
+            offsets.append(at)
+            parts.append(sub)
+            at += len(part)
+        return offsets, parts
