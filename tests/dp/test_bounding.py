@@ -96,8 +96,8 @@ def test_avg_over_a_not_null_column_shares_the_count(complete: DpMarket, tmp_pat
         answer = query(ex, complete.contract.id, QUERY, epsilon=0.6, actor=me)
     expected = dict(
         duckdb.sql(
-            f"SELECT diagnosis, AVG(LEAST(GREATEST(cost, 0), 250)) FROM read_csv('{tmp_path / 'visits.csv'}') "
-            "WHERE age >= 60 GROUP BY 1"
+            "SELECT diagnosis, AVG(LEAST(GREATEST(cost, 0), 250)) "
+            f"FROM read_csv('{tmp_path / 'visits.csv'}') WHERE age >= 60 GROUP BY 1"
         ).fetchall()
     )
     for row in answer.rows:
