@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
 
+from dataex.contracts.consent import withdraw_consent
 from dataex.db.models import ContractRow, LogEntryRow
 from dataex.delivery.extracts import extract
 from dataex.delivery.tolerances import set_tolerances
@@ -136,3 +137,24 @@ def test_an_l3_extract_stays_exactly_as_k_anonymous_as_its_source(sqlite_node: N
     assert got.groupby(qi, dropna=False).size().min() == source.groupby(qi, dropna=False).size().min() >= 5
     assert got[qi].equals(source[qi])
     assert (got["cost"] != source["cost"]).any()
+
+
+def test_a_withdrawn_subjects_rows_leave_every_format_and_the_other_marks_stay(
+    fresh_node: Node, tmp_path: Path
+) -> None:
+    d = delivery(fresh_node, tmp_path, rows=1000, consumers=1)
+    insurer = d.consumers[0]
+    c = d.contract(insurer)
+    before = pd.read_parquet(extract(d.ex, c.id, actor=insurer.party, out=tmp_path / "before.parquet").path)
+    patient = str(before["patient_id"].iloc[0])
+    withdraw_consent(d.ex, d.dataset_id, patient, column="patient_id", actor=d.hospital.party)
+    kept = before[before["patient_id"] != patient].reset_index(drop=True)
+    assert 0 < len(kept) < len(before)
+    parquet = extract(d.ex, c.id, actor=insurer.party, out=tmp_path / "after.parquet")
+    csv = extract(d.ex, c.id, actor=insurer.party, out=tmp_path / "after.csv", format="csv")
+    assert parquet.rows == csv.rows == len(kept)
+    # a row's marks depend on that row alone: the remaining rows carry exactly the same marks
+    pd.testing.assert_frame_equal(pd.read_parquet(parquet.path), kept)
+    from_csv = pd.read_csv(csv.path)
+    assert from_csv["cost"].round(2).tolist() == kept["cost"].round(2).tolist()
+    assert from_csv["patient_id"].astype(str).tolist() == kept["patient_id"].astype(str).tolist()

@@ -11,6 +11,8 @@
    fingerprinted.
 4. Rows of subjects who withdrew consent are excluded (:func:`excluded_subjects`).
 5. The contract's Tardos codeword is embedded, the file written next to ``out`` and hashed.
+   Parquet and CSV extracts stream: :data:`BATCH_ROWS` rows are read, fingerprinted and written at
+   a time (the float columns' decimals, which the row identity needs, are read first, alone).
 6. Rows are charged with ``budget.charge`` (which settles per-row prices through the market in the
    same transaction) — only rows not charged before: re-delivering the same table to the same
    contract (a second extract, a Delta Sharing read) does not charge twice. Over the row limit:
@@ -23,8 +25,10 @@ Every refusal after step 1 is logged as ``extract.refused`` with the reason.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, NoReturn
 
@@ -36,7 +40,8 @@ from dataex.contracts import budget
 from dataex.contracts.authorize import authorize
 from dataex.db.models import ContractRow, ExtractRow, FingerprintRow
 from dataex.delivery import tardos
-from dataex.delivery.fingerprint import GAMMA, SCHEME, embed, load_or_create_secret
+from dataex.delivery.fingerprint import GAMMA, SCHEME, Embedded, embed, load_or_create_secret
+from dataex.delivery.rowkey import source_decimals
 from dataex.delivery.tolerances import find_tolerances, is_deidentified, protected_columns
 from dataex.errors import (
     ContractNotFound,
@@ -54,6 +59,8 @@ if TYPE_CHECKING:
 
 FORMATS: Final = ("parquet", "csv", "xlsx")
 XLSX_MAX_ROWS: Final = 1_048_575
+BATCH_ROWS: Final = 1 << 20
+"""Rows read, fingerprinted and written at a time (Parquet and CSV extracts stream)."""
 
 
 @dataclass(frozen=True)
@@ -134,20 +141,30 @@ def deliver(
         )
     if clash:
         refuse(FingerprintUnavailable(f"tolerable columns {clash} are protected", dataset_id=dataset_id))
-    table = _load(ex, dataset_id)
-    if format == "xlsx" and table.num_rows > XLSX_MAX_ROWS:
-        refuse(InvalidInput(f"{table.num_rows} rows do not fit in one .xlsx sheet; use parquet or csv"))
     secret = load_or_create_secret(ex.settings.home)
-    p = tardos.biases(secret)
-    marked = embed(
-        table, secret=secret, tolerances=tolerances, codeword=tardos.codeword(secret, contract_id, p)
-    )
+    codeword = tardos.codeword(secret, contract_id, tardos.biases(secret))
+    fingerprint = partial(embed, secret=secret, tolerances=tolerances, codeword=codeword)
+    source = _source(ex, dataset_id)
+    decimals = _decimals(source)  # of the whole source, as trace() computes them
     out = Path(out)
     tmp = out.with_name(f".{out.name}.{new_id('tmp')}")
     try:
-        write_table(marked.table, tmp, format)
+        with _rows(source, excluded_subjects(ex, dataset_id)) as reader:
+            if format == "xlsx":
+                table = reader.read_all()
+                if table.num_rows > XLSX_MAX_ROWS:
+                    refuse(
+                        InvalidInput(
+                            f"{table.num_rows} rows do not fit in one .xlsx sheet; use parquet or csv"
+                        )
+                    )
+                marked = fingerprint(table, decimals=decimals)
+                write_table(marked.table, tmp, format)
+                rows, marked_cells = table.num_rows, marked.marked_cells
+            else:
+                rows, marked_cells = _write_stream(reader, tmp, format, fingerprint, decimals)
         sha = sha256_file(tmp)
-        to_charge = max(0, table.num_rows - charged_before)
+        to_charge = max(0, rows - charged_before)
         if to_charge:
             try:
                 budget.charge(ex, contract_id, rows=to_charge, actor=actor.id)
@@ -160,9 +177,9 @@ def deliver(
             dataset_id,
             channel,
             format,
-            table.num_rows,
+            rows,
             to_charge,
-            marked.marked_cells,
+            marked_cells,
             sha,
             out,
         )
@@ -193,22 +210,59 @@ def _refuser(
     return refuse
 
 
-def _load(ex: Exchange, dataset_id: str) -> pa.Table:
-    with ex.session() as s:
-        from dataex.catalog.datasets import get_dataset_row
+def _source(ex: Exchange, dataset_id: str) -> str:
+    from dataex.catalog.datasets import get_dataset_row
 
-        path = ex.store.url(get_dataset_row(s, dataset_id).file_sha256)
-    predicate = excluded_subjects(ex, dataset_id)
+    with ex.session() as s:
+        return ex.store.url(get_dataset_row(s, dataset_id).file_sha256)
+
+
+def _decimals(path: str) -> dict[str, int]:
+    """The decimals of the source's float columns (read alone: the other columns stay on disk)."""
+    schema = pq.read_schema(path)
+    floats = [f.name for f in schema if pa.types.is_floating(f.type)]
+    return source_decimals(pq.read_table(path, columns=floats)) if floats else {}
+
+
+@contextmanager
+def _rows(path: str, predicate: str | None) -> Iterator[pa.RecordBatchReader]:
+    """The source's rows in batches of up to BATCH_ROWS, without those ``predicate`` excludes."""
     if predicate is None:
-        return pq.read_table(path)
+        parquet = pq.ParquetFile(path)
+        yield pa.RecordBatchReader.from_batches(parquet.schema_arrow, parquet.iter_batches(BATCH_ROWS))
+        return
     import duckdb
 
     from dataex.catalog.digest import quote_literal
 
     with duckdb.connect() as con:
-        return con.sql(
-            f"SELECT * FROM read_parquet({quote_literal(path)}) WHERE {predicate}"
-        ).to_arrow_table()
+        query = f"SELECT * FROM read_parquet({quote_literal(path)}) WHERE {predicate}"
+        yield con.sql(query).to_arrow_reader(BATCH_ROWS)
+
+
+def _write_stream(
+    reader: pa.RecordBatchReader,
+    path: Path,
+    format: str,
+    fingerprint: Callable[..., Embedded],
+    decimals: dict[str, int],
+) -> tuple[int, int]:
+    """Fingerprints and writes ``reader`` batch by batch (Parquet or CSV); rows and marked cells."""
+    import pyarrow.csv as pacsv
+
+    rows = marked = 0
+    writer = (
+        pq.ParquetWriter(path, reader.schema) if format == "parquet" else pacsv.CSVWriter(path, reader.schema)
+    )
+    with writer:
+        for batch in reader:
+            if batch.num_rows == 0:
+                continue
+            done = fingerprint(pa.Table.from_batches([batch]), decimals=decimals)
+            writer.write_table(done.table)
+            rows += batch.num_rows
+            marked += done.marked_cells
+    return rows, marked
 
 
 def write_table(table: pa.Table, path: Path, format: str) -> None:

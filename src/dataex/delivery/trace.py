@@ -36,18 +36,8 @@ from sqlalchemy import select
 from dataex.catalog.datasets import get_dataset_row
 from dataex.db.models import FingerprintRow
 from dataex.delivery import tardos
-from dataex.delivery.fingerprint import (
-    U64,
-    Tolerance,
-    column_hash,
-    fold,
-    identity_columns,
-    load_or_create_secret,
-    read_bits,
-    row_keys,
-    scaled,
-    source_decimals,
-)
+from dataex.delivery.fingerprint import Tolerance, identity_columns, load_or_create_secret, read_bits
+from dataex.delivery.rowkey import U64, column_hash, fold, row_keys, scaled, source_decimals
 from dataex.delivery.tolerances import find_tolerances
 from dataex.storage.importer import import_table
 

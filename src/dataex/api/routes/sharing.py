@@ -24,6 +24,13 @@ _bearer = HTTPBearer(auto_error=False, description="A contract's Delta Sharing t
 NDJSON = "application/x-ndjson; charset=utf-8"
 
 
+class SharedFile(FileResponse):
+    """A shared Parquet file, sent in 1 MiB reads: Starlette's default 64 KiB reads cost a thread
+    hop each and held a loopback GET of a 22 MB copy to ~150 MB/s here (1 MiB: ~300 MB/s)."""
+
+    chunk_size = 1 << 20
+
+
 def share_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str | None:
     """The bearer token of a Delta Sharing request (checked by the sharing service)."""
     return credentials.credentials if credentials else None
@@ -140,7 +147,7 @@ def shared_file_head(contract_id: str, name: str, ex: ExchangeDep, signed: Presi
 def _file_response(ex: Exchange, contract_id: str, name: str, signed: tuple[str, str]) -> Response:
     exp, sig = signed
     return _run(
-        lambda: FileResponse(
+        lambda: SharedFile(
             sharing.open_file(ex, contract_id, name, exp, sig), media_type="application/octet-stream"
         )
     )
