@@ -3,7 +3,7 @@
     python -m bench [--only register,search,...] [--rows 10000000] [--keep]
 
 Benchmarks (each writes its own section of RESULTS.md through ``write_section``): register,
-search, classify, quality, dp, market, anonymize, delivery, psi, compute. Several of them take
+search, classify, quality, dp, market, anonymize, delivery, psi, compute, sdk, web. Several of them take
 minutes and most of both cores at their default sizes; run one at a time with ``--only`` on an
 otherwise idle machine. ``--rows`` sizes the registration benchmark only; the others run at the
 sizes their own modules default to (``python -m bench.<name> --help``).
@@ -253,6 +253,15 @@ def dp_section(r: dict[str, Any], provenance: str, notes: str = "") -> str:
                 d["ratio"] <= d["goal_ratio"],
             )
         )
+        if "bounding_seconds_once" in d:
+            rows.append(
+                (
+                    "contribution-bounded copy, built once per dataset version (at `privacy set`)",
+                    f"{d['bounding_seconds_once']:.1f} s",
+                    "-",
+                    None,
+                )
+            )
     if (sn := r.get("smartnoise")) and "error" not in sn:
         rows += [
             (
@@ -451,6 +460,53 @@ def compute_section(r: dict[str, Any], provenance: str, notes: str = "") -> str:
     return section("Compute-to-data overhead", provenance, "`bench/compute.py`.\n\n" + table(rows), notes)
 
 
+def sdk_section(r: dict[str, Any], provenance: str, notes: str = "") -> str:
+    li, q = r["list"], r["query"]
+    rows: list[tuple[str, str, str, bool | None]] = [
+        (
+            "catalog list (`datasets()`): connect vs open",
+            f"{li['connect_ms']:.1f} ms vs {li['open_ms']:.2f} ms, ratio {li['ratio']:.1f}",
+            "",
+            None,
+        ),
+        (
+            f"DP query on {r['rows']:,} rows: connect vs open",
+            f"{q['connect_ms']:.0f} ms vs {q['open_ms']:.0f} ms, ratio {q['ratio']:.2f}",
+            f"ratio <= {r['goal_ratio']}",
+            q["ratio"] <= r["goal_ratio"],
+        ),
+    ]
+    head = (
+        "`bench/sdk.py`: the same SDK calls through `dataex.connect()` against a real `dataex serve` "
+        f"on loopback and through `dataex.open()` in-process; medians of {r['list_reps']} catalog lists "
+        f"and {r['reps']} DP queries (a new ε each time, so no cached answers), transports alternating."
+    )
+    return section("SDK: HTTP API overhead (connect vs open)", provenance, head + "\n\n" + table(rows), notes)
+
+
+def web_section(r: dict[str, Any], provenance: str, notes: str = "") -> str:
+    pages = [("home", "catalog home"), ("search", "catalog search"), ("filter", "catalog filter")]
+    pages += [("dataset", "dataset page"), ("all", "all pages")]
+    rows: list[tuple[str, str, str, bool | None]] = []
+    for kind, label in pages:
+        m = r[kind]
+        server = f"{m['server_p50_ms']:.0f} / {m['server_p95_ms']:.0f} ms"
+        rows.append((f"{label}: server p50 / p95", server, "p95 < 100 ms", m["server_p95_ms"] < 100))
+        rows.append((f"{label}: client p95", f"{m['client_p95_ms']:.0f} ms", "", None))
+    head = (
+        f"{r['datasets']:,} generated datasets, {r['clients']} signed-in clients on loopback (think time "
+        f"{r['think_seconds']} s mean), {r['requests']} pages at {r['rps']} pages/s, uvicorn with "
+        f"{r['workers']} worker(s) (`bench/web.py`)."
+    )
+    return section("Web console latency", provenance, head + "\n\n" + table(rows), notes)
+
+
+def run_web(_args: argparse.Namespace) -> dict[str, Any]:
+    from bench.web import bench_web
+
+    return bench_web()
+
+
 def run_search(_args: argparse.Namespace) -> dict[str, Any]:
     from bench.search import bench_search
 
@@ -515,7 +571,7 @@ def run_delivery(_args: argparse.Namespace) -> dict[str, Any]:
     return {
         "embed": bench_embed(10_000_000),
         "trace": bench_trace(1_000_000, 100_000),
-        "delta_sharing": bench_sharing(2_000_000),
+        "delta_sharing": bench_sharing(10_000_000),
     }
 
 
@@ -523,6 +579,12 @@ def run_psi(_args: argparse.Namespace) -> dict[str, Any]:
     from bench.psi import balanced, unbalanced
 
     return {"balanced": balanced(16), "unbalanced": unbalanced(1_000_000, 10_000)}
+
+
+def run_sdk(_args: argparse.Namespace) -> dict[str, Any]:
+    from bench.sdk import bench_sdk
+
+    return bench_sdk()
 
 
 def run_compute(_args: argparse.Namespace) -> dict[str, Any]:
@@ -560,6 +622,8 @@ BENCHES: dict[str, tuple[Runner, Formatter]] = {
     "delivery": (run_delivery, delivery_section),
     "psi": (run_psi, psi_section),
     "compute": (run_compute, compute_section),
+    "sdk": (run_sdk, sdk_section),
+    "web": (run_web, web_section),
 }
 NAMES = ["register", *BENCHES]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import dataex.errors as errors
 
 
@@ -36,3 +38,17 @@ def test_the_envelope_is_pinned() -> None:
         "status": 404,
         "details": {"dataset_id": "ds_x"},
     }
+
+
+def test_every_error_is_reachable_from_the_package_and_the_sdk_raises_the_same_classes() -> None:
+    import dataex
+    import dataex.sdk
+
+    for cls in all_errors():
+        if cls.__module__ == errors.__name__:
+            assert getattr(dataex, cls.__name__) is cls
+    for name in ("NodeUnreachable", "BadResponse", "IncompatibleNode", "WaitTimeout", "ContractNotApproved"):
+        assert getattr(dataex.sdk, name) is getattr(errors, name)
+    assert issubclass(errors.ContractNotApproved, errors.Conflict)
+    with pytest.raises(AttributeError, match="NoSuchThing"):
+        dataex.NoSuchThing  # noqa: B018

@@ -36,9 +36,17 @@ HTTP ``status``; the CLI, the HTTP API and the SDK turn them into responses in e
     │   ├── BudgetExhausted       409  a charge beyond the contract's remaining budget
     │   ├── InsufficientFunds     409  a charge beyond the wallet's balance
     │   ├── PrivacySettingsMissing 409  a DP query before the owner declared bounds/domains
-    │   └── FingerprintUnavailable 409  no tolerable columns to fingerprint an extract with
+    │   ├── FingerprintUnavailable 409  no tolerable columns to fingerprint an extract with
+    │   └── ContractNotApproved   409  a contract reached a final state instead of approval (SDK)
     ├── NodeNotInitialized        404  no node at the given home
-    └── IntegrityError            500  stored state fails verification
+    ├── IntegrityError            500  stored state fails verification
+    │
+    │   errors only a client of the HTTP API meets (raised by ``dataex.sdk``):
+    ├── NodeUnreachable           503  connection refused, DNS failure, timeout (after bounded retries)
+    ├── BadResponse               502  a response that is not the API's JSON (e.g. from a proxy)
+    ├── IncompatibleNode          426  the node speaks a newer API version than this client
+    ├── UnsupportedOperation      501  the transport cannot do this
+    └── WaitTimeout               408  a bounded wait (``wait_until_approved``) ran out of time
 """
 
 from __future__ import annotations
@@ -434,3 +442,60 @@ class SignatureInvalid(Forbidden):
     """A pre-signed URL whose signature does not verify, or that has expired."""
 
     code = "signature_invalid"
+
+
+# -- errors only a client of the HTTP API meets (raised by dataex.sdk) ---------------------------------
+class NodeUnreachable(DataexError):
+    """The node could not be reached (refused, unresolvable, timed out) after bounded retries."""
+
+    code = "node_unreachable"
+    status = 503
+
+
+class BadResponse(DataexError):
+    """The node (or a proxy in front of it) answered with something that is not the API's JSON."""
+
+    code = "bad_response"
+    status = 502
+
+
+class IncompatibleNode(DataexError):
+    """The node speaks a newer API version than this client; ``upgrade_to`` names the dataex to install."""
+
+    code = "incompatible_node"
+    status = 426
+
+    def __init__(self, message: str, *, api: int, upgrade_to: str) -> None:
+        super().__init__(message, api=api, upgrade_to=upgrade_to)
+        self.api = api
+        self.upgrade_to = upgrade_to
+
+
+class UnsupportedOperation(DataexError):
+    """The transport cannot perform this operation."""
+
+    code = "unsupported_operation"
+    status = 501
+
+
+class WaitTimeout(DataexError):
+    """A bounded wait ran out of time; ``state`` is the last state seen."""
+
+    code = "wait_timeout"
+    status = 408
+
+    def __init__(self, message: str, *, contract_id: str, state: str) -> None:
+        super().__init__(message, contract_id=contract_id, state=state)
+        self.contract_id = contract_id
+        self.state = state
+
+
+class ContractNotApproved(Conflict):
+    """The contract reached a final state (rejected, expired, revoked…) instead of approval."""
+
+    code = "contract_not_approved"
+
+    def __init__(self, message: str, *, contract_id: str, state: str) -> None:
+        super().__init__(message, contract_id=contract_id, state=state)
+        self.contract_id = contract_id
+        self.state = state

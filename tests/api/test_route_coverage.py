@@ -111,6 +111,9 @@ PARTY_SCOPED: dict[tuple[str, str], str] = {
     "the DP answer is charged to the contract's ε budget",
     ("POST", "/contracts/{contract_id}/compute"): "the compute service runs authorize(compute) on the "
     "contract's dataset (logged either way); only models and metrics ever leave",
+    ("POST", "/contracts/{contract_id}/extract"): "the delivery service runs authorize(extract) on the "
+    "contract's dataset (logged either way), lets only the contract's consumer extract, fingerprints and "
+    "charges the rows (dataex.delivery.extracts)",
     ("GET", "/jobs/{job_id}"): "the job's consumer, the dataset's owner, the operator and auditors",
     ("GET", "/jobs/{job_id}/outputs/{name}"): "a succeeded job's outputs, for its consumer only",
 }
@@ -142,6 +145,15 @@ WEB_SIGNED_IN: dict[tuple[str, str], str] = {
     ("POST", "/offers/{offer_id}/request"): WEB_REASON + " (contracts.lifecycle.request_contract)",
     ("GET", "/consumer"): WEB_REASON + " (consumers only; a party's own contracts)",
     ("POST", "/consumer/query"): WEB_REASON + " (dp.query runs authorize(dp_query))",
+    ("GET", "/provider/uploads/{task_id}"): WEB_REASON + " (the uploading party's own task only)",
+    ("GET", "/provider/uploads/{task_id}/progress"): WEB_REASON + " (the uploading party's own task)",
+    ("GET", "/provider/datasets/{dataset_id}/describe"): WEB_REASON + " (owner only: metadata.describe)",
+    ("POST", "/provider/datasets/{dataset_id}/describe"): WEB_REASON + " (describe: owner only)",
+    ("POST", "/consumer/contracts/{contract_id}/extract"): WEB_REASON + " (delivery.extract: authorize)",
+    ("POST", "/consumer/contracts/{contract_id}/profile"): WEB_REASON + " (sharing profile: the consumer)",
+    ("POST", "/consumer/contracts/{contract_id}/compute"): WEB_REASON + " (compute.submit: authorize)",
+    ("GET", "/consumer/jobs/{job_id}"): WEB_REASON + " (the job's consumer only)",
+    ("GET", "/auditor/consistency"): WEB_REASON + " (consistency proofs: public log data)",
 }
 WEB_MOUNTS = {"/static"}  # the console's CSS and vendored htmx
 

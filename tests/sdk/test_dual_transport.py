@@ -95,3 +95,30 @@ def test_typed_errors_are_the_same_on_both_transports(live_node: LiveNode, trans
         with pytest.raises(AccessDenied) as denied:
             auditor.contract(contract.id).query(QUERY, epsilon=0.1)
         assert isinstance(denied.value, DataexError) and denied.value.code == "access_denied"
+
+
+def test_extracts_are_equal_through_both_transports(live_node: LiveNode) -> None:
+    """An L4 contract's fingerprinted rows: the same table from ``open()`` and from ``connect()``."""
+    from dataex.delivery.tolerances import set_tolerances
+    from dataex.errors import ExtractRefused
+
+    with open(live_node.home, live_node.hospital) as local_provider:
+        ds = local_provider.register(live_node.csv, "门诊 visits for extracts", "proprietary")
+        owner = local_provider.transport
+        set_tolerances(owner.ex, ds.id, {"cost": 1}, actor=owner.party)  # type: ignore[attr-defined]
+        offer = ds.offer("L4", purposes=["ai-training"], approval="auto", legal_basis="consent")
+    remote = connect(live_node.url, live_node.insurer)
+    local = open(live_node.home, live_node.insurer)
+    remote_provider = connect(live_node.url, live_node.hospital)
+    with remote, local, remote_provider:
+        contract = remote.request(offer.id, purpose="ai-training")
+        assert contract.state in ("approved", "active")
+        over_http = contract.extract(format="arrow")
+        in_process = local.contract(contract.id).extract(format="arrow")
+        assert over_http.num_rows == ds.rows == 120
+        assert over_http.equals(in_process)  # one contract, one fingerprint, the same rows
+        frame = contract.extract(format="pandas")
+        pd.testing.assert_frame_equal(frame, in_process.to_pandas())
+        with pytest.raises(ExtractRefused) as refused:  # only the consumer extracts, remotely too
+            remote_provider.contract(contract.id).extract()
+        assert refused.value.status == 403 and refused.value.contract_id == contract.id

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from dataex.errors import InvalidInput
-from dataex.sdk import ContractNotApproved, UnsupportedOperation, WaitTimeout, connect, open
+from dataex.sdk import ContractNotApproved, WaitTimeout, connect, open
 from dataex.sdk.objects import answer_frame
 from tests.conftest import Node
 from tests.delivery import delivery
@@ -69,14 +69,6 @@ def test_objects_render_in_notebooks(live_node: LiveNode, registered: str, trans
             provider.contract(contract.id).reject(reason="no")
         with pytest.raises(ContractNotApproved, match="rejected, not approved: no"):
             contract.wait_until_approved(timeout=5, poll=0.01)
-
-
-def test_remote_extract_is_refused_clearly(live_node: LiveNode) -> None:
-    with (
-        connect(live_node.url, live_node.insurer) as client,
-        pytest.raises(UnsupportedOperation, match="no extract route"),
-    ):
-        client.transport.extract("ctr_x")
 
 
 def test_local_extract_returns_fingerprinted_rows(sqlite_node: Node, tmp_path: Path) -> None:

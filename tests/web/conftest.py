@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -29,6 +30,24 @@ def visits_csv(path: Path, rows: int = 80) -> Path:
     lines += [f"P{i:04d},{30 + i % 50},{'ABC'[i % 3]},{(i * 37) % 300}.5" for i in range(rows)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def upload_file(console: Console, client: TestClient, path: Path, title: str) -> str:
+    """Uploads ``path`` from the provider page, waits for the background registration, returns its id."""
+    page = client.get("/provider")
+    r = client.post(
+        "/provider/datasets",
+        data={"csrf": csrf_of(page.text), "title": title, "license": "CC-BY-4.0"},
+        files={"file": (path.name, path.read_bytes(), "text/csv")},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    task_id = r.headers["location"].rsplit("/", 1)[1]
+    task = console.app.state.web_tasks.wait(task_id, timeout=60)
+    assert task.error is None and task.dataset_id is not None, task
+    done = client.get(f"/provider/uploads/{task_id}/progress", headers={"HX-Request": "true"})
+    assert done.headers["HX-Redirect"] == f"/dataset/{task.dataset_id}"
+    return str(task.dataset_id)
 
 
 def web_app(ex: Exchange) -> FastAPI:
@@ -74,3 +93,20 @@ def console(sqlite_node: Node) -> Console:
         insurer=add(sqlite_node, "Ping An Health", kind="insurer", role="consumer"),
         auditor=add(sqlite_node, "Shanghai CAC", kind="government", role="auditor"),
     )
+
+
+def plant_csv(path: Path, rows: int = 120) -> Path:
+    """Non-personal sensor data (classified non_personal, general-1): offerable at L4."""
+    lines = ["x1,x2,grp,label"]
+    lines += [
+        f"{(i * 7) % 13}.5,{(i * 37) % 101 / 10},{'abc'[i % 3]},{'yes' if (i * 7) % 13 > 5 else 'no'}"
+        for i in range(rows)
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def register(console: Console, path: Path, title: str, *, license: str = "CC-BY-4.0", **options: Any) -> str:
+    """Registers ``path`` for the hospital directly through the service (classified and scored)."""
+    reg = console.ex.register(path, owner=console.hospital.party.id, title=title, license=license, **options)
+    return reg.dataset.id

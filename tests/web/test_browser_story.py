@@ -1,8 +1,11 @@
 """The whole story in a real Chromium (Debian's, driven by Playwright) against a real uvicorn server.
 
-Provider uploads a CSV, sees its quality grade, sets the privacy unit and creates an L1 offer;
-consumer finds it with a Chinese query and requests; provider approves; consumer runs a DP query and
-sees values with intervals and the ε meter drop; auditor verifies the certificate and a log entry.
+Provider uploads a CSV (registered in the background while the page shows progress), sees its
+quality grade and charts, describes it, sets the privacy unit and creates an L1 offer; consumer
+filters the catalog, finds it with a Chinese query and requests; provider approves; consumer looks
+at the query plan (nothing charged), runs a DP query and sees values with intervals and the ε meter
+drop; auditor verifies the certificate, a log entry and the consistency of two checkpoints, and
+reads the denial statistics.
 Screenshots land in ``test-artifacts/`` (git-ignored). Missing Chromium or Playwright fails the
 test with the install hint: it must not skip in CI.
 """
@@ -105,8 +108,13 @@ def test_the_whole_story(console: Console, server: str, browser: Browser, tmp_pa
     provider.get_by_label("标题").fill("门诊就诊记录 2025")
     provider.get_by_role("button", name="登记").click()
     expect(provider.locator("#quality-grade")).to_have_text(re.compile(r"^[A-D]$"))
+    expect(provider.locator("#quality-radar svg")).to_be_visible()
     dataset_url = provider.url
     shot(provider, "1-dataset-provider-zh")
+    provider.get_by_role("link", name="描述此数据集").click()
+    provider.get_by_label("说明（Markdown）").fill("上海瑞金医院 2025 年门诊就诊记录")
+    provider.get_by_role("button", name="保存描述").click()
+    expect(provider.locator("p.lead")).to_have_text("上海瑞金医院 2025 年门诊就诊记录")
     provider.goto("/provider")
     provider.get_by_label("标识个人的字段").fill("patient_id")
     provider.get_by_role("button", name="保存隐私单元").click()
@@ -117,10 +125,14 @@ def test_the_whole_story(console: Console, server: str, browser: Browser, tmp_pa
 
     # consumer: Chinese query, request
     consumer = sign_in(browser, server, console.insurer.token)
+    consumer.get_by_label("报价层级").select_option("L1")
+    consumer.get_by_role("button", name="应用筛选").click()
+    expect(consumer.get_by_role("heading", name="共 1 个数据集")).to_be_visible()
+    shot(consumer, "3-catalog-consumer-zh")
     consumer.get_by_label("搜索数据集（中文或英文）").fill("门诊")
     consumer.keyboard.press("Enter")
     consumer.get_by_role("link", name="门诊就诊记录 2025").click()
-    shot(consumer, "3-dataset-consumer-zh")
+    shot(consumer, "4-dataset-consumer-zh")
     consumer.get_by_role("button", name="申请合约").click()
     expect(consumer.get_by_text("已申请")).to_be_visible()
 
@@ -133,20 +145,27 @@ def test_the_whole_story(console: Console, server: str, browser: Browser, tmp_pa
     consumer.goto("/consumer")
     expect(consumer.locator(".eps-left")).to_have_text("3 / 3")
     consumer.get_by_label("SQL").fill("SELECT COUNT(*) AS n FROM visits")
+    consumer.get_by_role("button", name="解释查询（不消耗预算）").click()
+    expect(consumer.get_by_role("heading", name="查询计划")).to_be_visible()
+    expect(consumer.locator(".eps-left")).to_have_text("3 / 3")
     consumer.get_by_role("button", name="运行查询").click()
     expect(consumer.locator("table.answer .interval")).to_have_count(1)
     expect(consumer.locator(".eps-left")).to_have_text("2.5 / 3")
-    shot(consumer, "4-consumer-zh")
+    shot(consumer, "5-consumer-zh")
 
     # auditor: certificate and a log entry, in English
     auditor = sign_in(browser, server, console.auditor.token, locale="en-US")
     auditor.goto(dataset_url)
     auditor.get_by_role("button", name="Verify").click()
     expect(auditor.locator("#inclusion-ok")).to_have_text("included")
-    shot(auditor, "5-dataset-auditor-en")
+    shot(auditor, "6-dataset-auditor-en")
     auditor.goto("/auditor")
     auditor.get_by_role("button", name="Verify entry 0").click()
     expect(auditor.locator("#proof-0")).to_contain_text("is included in the checkpoint")
+    auditor.get_by_role("button", name="Prove consistency").click()
+    expect(auditor.locator("#consistency-ok")).to_contain_text("is consistent with the log at size")
+    expect(auditor.locator("#denial-total")).to_contain_text("denied and")
+    shot(auditor, "7-auditor-en")
     auditor.get_by_role("link", name="中文").click()
     expect(auditor.get_by_role("heading", name="审计", exact=True)).to_be_visible()
-    shot(auditor, "6-auditor-zh")
+    shot(auditor, "8-auditor-zh")

@@ -9,19 +9,11 @@ from fastapi.testclient import TestClient
 from dataex.catalog.metadata import describe
 from dataex.contracts.offers import create_offer, list_offers
 from dataex.web import session
-from tests.web.conftest import Console, csrf_of, visits_csv
+from tests.web.conftest import Console, csrf_of, upload_file, visits_csv
 
 
 def upload(console: Console, client: TestClient, tmp_path: Path, title: str = "门诊就诊记录") -> str:
-    page = client.get("/provider")
-    r = client.post(
-        "/provider/datasets",
-        data={"csrf": csrf_of(page.text), "title": title, "license": "CC-BY-4.0"},
-        files={"file": ("visits.csv", visits_csv(tmp_path / "visits.csv").read_bytes(), "text/csv")},
-        follow_redirects=False,
-    )
-    assert r.status_code == 303, r.text
-    return r.headers["location"].rsplit("/", 1)[1]
+    return upload_file(console, client, visits_csv(tmp_path / "visits.csv"), title)
 
 
 def test_pages_need_sign_in(console: Console) -> None:

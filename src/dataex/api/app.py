@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dataex import __version__
+from dataex.api.openapi import install as install_openapi
 from dataex.api.routes import (
     anonymize,
     catalog,
@@ -16,6 +17,7 @@ from dataex.api.routes import (
     contracts,
     datasets,
     dp,
+    extracts,
     market,
     meta,
     node,
@@ -82,8 +84,10 @@ def create_app(ex: Exchange) -> FastAPI:
         compute,
         market,
         dp,
+        extracts,
         meta,
     ):
         app.include_router(module.router)
     mount_web(app, ex)
+    install_openapi(app)
     return app

@@ -6,23 +6,26 @@ calls the HTTP API. The objects of :mod:`dataex.sdk.objects` are built from thos
 transports return the same types and ``except dataex.BudgetExhausted`` works the same with either.
 
 Errors only a client can meet (the node is down, speaks a newer API, sends something that is not the
-envelope) are ``DataexError`` subclasses too, defined here::
-
-    DataexError
-    ├── NodeUnreachable        503  connection refused, DNS failure, timeout (after bounded retries)
-    ├── BadResponse            502  a response that is not the API's JSON (e.g. from a proxy)
-    ├── IncompatibleNode       426  the node speaks a newer API version than this client
-    ├── UnsupportedOperation   501  the transport cannot do this (yet)
-    ├── WaitTimeout            408  ``wait_until_approved`` ran out of time
-    └── ContractNotApproved    409  the contract reached a state where it can never be approved
+envelope: ``NodeUnreachable``, ``BadResponse``, ``IncompatibleNode``, ``UnsupportedOperation``,
+``WaitTimeout``, ``ContractNotApproved``) live in the one hierarchy of :mod:`dataex.errors` with the
+others, and are re-exported here.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from dataex.errors import DataexError, InvalidInput
+from dataex.errors import (
+    BadResponse,
+    ContractNotApproved,
+    DataexError,
+    IncompatibleNode,
+    InvalidInput,
+    NodeUnreachable,
+    UnsupportedOperation,
+    WaitTimeout,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -32,63 +35,20 @@ if TYPE_CHECKING:
 API_VERSION = 1
 """The HTTP API version this client speaks (``GET /version`` → ``{"api": 1, …}``)."""
 
-
-# -- client-side errors ------------------------------------------------------------------------------
-class NodeUnreachable(DataexError):
-    """The node could not be reached (refused, unresolvable, timed out) after bounded retries."""
-
-    code: ClassVar[str] = "node_unreachable"
-    status: ClassVar[int] = 503
-
-
-class BadResponse(DataexError):
-    """The node (or a proxy in front of it) answered with something that is not the API's JSON."""
-
-    code: ClassVar[str] = "bad_response"
-    status: ClassVar[int] = 502
-
-
-class IncompatibleNode(DataexError):
-    """The node speaks a newer API version than this client; ``upgrade_to`` names the dataex to install."""
-
-    code: ClassVar[str] = "incompatible_node"
-    status: ClassVar[int] = 426
-
-    def __init__(self, message: str, *, api: int, upgrade_to: str) -> None:
-        super().__init__(message, api=api, upgrade_to=upgrade_to)
-        self.api = api
-        self.upgrade_to = upgrade_to
-
-
-class UnsupportedOperation(DataexError):
-    """The transport cannot perform this operation (yet)."""
-
-    code: ClassVar[str] = "unsupported_operation"
-    status: ClassVar[int] = 501
-
-
-class WaitTimeout(DataexError):
-    """A bounded wait ran out of time; ``state`` is the last state seen."""
-
-    code: ClassVar[str] = "wait_timeout"
-    status: ClassVar[int] = 408
-
-    def __init__(self, message: str, *, contract_id: str, state: str) -> None:
-        super().__init__(message, contract_id=contract_id, state=state)
-        self.contract_id = contract_id
-        self.state = state
-
-
-class ContractNotApproved(DataexError):
-    """The contract reached a final state (rejected, expired, revoked…) instead of approval."""
-
-    code: ClassVar[str] = "contract_not_approved"
-    status: ClassVar[int] = 409
-
-    def __init__(self, message: str, *, contract_id: str, state: str) -> None:
-        super().__init__(message, contract_id=contract_id, state=state)
-        self.contract_id = contract_id
-        self.state = state
+__all__ = [
+    "API_VERSION",
+    "BadResponse",
+    "Client",
+    "ContractNotApproved",
+    "IncompatibleNode",
+    "NodeUnreachable",
+    "Transport",
+    "UnsupportedOperation",
+    "WaitTimeout",
+    "error_classes",
+    "error_from_envelope",
+    "validation_error",
+]
 
 
 # -- the envelope → the matching error class ---------------------------------------------------------

@@ -17,7 +17,7 @@ from datetime import datetime
 from html import escape
 from typing import TYPE_CHECKING, Any, Literal
 
-from dataex.sdk.client import ContractNotApproved, WaitTimeout
+from dataex.errors import ContractNotApproved, WaitTimeout
 
 if TYPE_CHECKING:
     import pandas as pd

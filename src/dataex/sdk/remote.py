@@ -15,7 +15,9 @@ raises the ``DataexError`` subclass named by ``code`` (see :func:`dataex.sdk.cli
 
 from __future__ import annotations
 
+import hashlib
 import json
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,16 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from dataex.errors import DataexError
-from dataex.sdk.client import (
-    API_VERSION,
-    BadResponse,
-    IncompatibleNode,
-    NodeUnreachable,
-    UnsupportedOperation,
-    error_from_envelope,
-    validation_error,
-)
+from dataex.errors import BadResponse, DataexError, IncompatibleNode, NodeUnreachable
+from dataex.sdk.client import API_VERSION, error_from_envelope, validation_error
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -100,12 +94,18 @@ class RemoteTransport:
         self._http.close()
 
     # -- the one request path -----------------------------------------------------------------------
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Sends with retries; returns a 2xx response or raises the matching ``DataexError``."""
+    def request(self, method: str, path: str, *, stream: bool = False, **kwargs: Any) -> httpx.Response:
+        """Sends with retries; returns a 2xx response or raises the matching ``DataexError``.
+
+        With ``stream`` the 2xx response's body is not read yet: the caller iterates and closes it.
+        """
         attempt = 0
         while True:
             try:
-                response = self._http.request(method, path, **kwargs)
+                response = self._http.send(self._http.build_request(method, path, **kwargs), stream=stream)
+                if stream and not response.is_success:
+                    response.read()  # an error body is small: read it for the envelope
+                    response.close()
             except httpx.TransportError as e:
                 if attempt < self.retry.retries and self.retry.retry_error(method, e):
                     self._sleep(self.retry.delay(attempt))
@@ -153,12 +153,16 @@ class RemoteTransport:
 
     # -- the version handshake ------------------------------------------------------------------------
     def check_version(self) -> dict[str, Any]:
-        """``GET /version`` once; a node without the route is taken to speak API 1."""
+        """``GET /version`` once (every node serving API 1 has it): a 404 means a wrong URL."""
         try:
             body = self.json("GET", "/version")
         except DataexError as e:
-            if e.status == 404 and e.code in ("not_found", "error"):
-                return {"api": 1, "dataex": None}
+            if e.status == 404 or (isinstance(e, BadResponse) and e.details.get("status_code") == 404):
+                raise BadResponse(
+                    f"{self.where} is not the root of a dataex node's API (GET /version answered 404): "
+                    "pass the URL `dataex serve` listens on, e.g. http://127.0.0.1:8000",
+                    url=self.where,
+                ) from e
             raise
         if not isinstance(body, dict) or not isinstance(body.get("api"), int):
             raise BadResponse(f"GET /version on {self.where} did not answer {{'api': int, 'dataex': str}}")
@@ -246,11 +250,38 @@ class RemoteTransport:
         return out
 
     def extract(self, contract_id: str) -> pa.Table:
-        raise UnsupportedOperation(
-            f"the HTTP API of {self.where} has no extract route for parties yet; on the node, run "
-            f"`dataex extract {contract_id} --out FILE --as TOKEN`, or open the node with dataex.sdk.open()",
-            contract_id=contract_id,
-        )
+        """``POST /contracts/{id}/extract?format=parquet``, streamed to a temporary file and read."""
+        import pyarrow.parquet as pq
+
+        with tempfile.TemporaryDirectory(prefix="dataex-extract-") as tmp:
+            out = Path(tmp) / "extract.parquet"
+            path = f"/contracts/{_seg(contract_id)}/extract"
+            self.download("POST", path, out, params={"format": "parquet"})
+            return pq.read_table(out)
+
+    def download(self, method: str, path: str, out: Path, **kwargs: Any) -> httpx.Headers:
+        """Streams a file response to ``out``; checks it against ``X-Dataex-Sha256`` when present."""
+        response = self.request(method, path, stream=True, **kwargs)
+        digest = hashlib.sha256()
+        try:
+            with out.open("wb") as f:
+                for chunk in response.iter_bytes():
+                    f.write(chunk)
+                    digest.update(chunk)
+        except httpx.TransportError as e:
+            raise NodeUnreachable(
+                f"the download of {path} from {self.where} broke off ({type(e).__name__}: {e})",
+                url=self.where,
+            ) from e
+        finally:
+            response.close()
+        expected = response.headers.get("X-Dataex-Sha256")
+        if expected is not None and expected != digest.hexdigest():
+            raise BadResponse(
+                f"{method} {path} on {self.where}: the file received has SHA-256 {digest.hexdigest()}, "
+                f"the node sent {expected}: it was changed or cut on the way"
+            )
+        return response.headers
 
 
 def _seg(value: str) -> str:

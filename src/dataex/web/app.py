@@ -23,8 +23,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dataex.errors import DataexError
 from dataex.exchange import Exchange
-from dataex.web import pages, session, workbench
+from dataex.web import auditor, catalog, consumer, pages, provider, session
 from dataex.web.render import render
+from dataex.web.tasks import Tasks
 
 STATIC = Path(__file__).parent / "static"
 WEB_TAG = "web"
@@ -33,8 +34,9 @@ WEB_TAG = "web"
 def mount_web(app: FastAPI, ex: Exchange) -> None:
     """Adds the web console to ``app`` (built by ``api.app.create_app`` for the same ``ex``)."""
     app.state.web_signer = session.Signer.for_node(ex)
-    app.include_router(pages.router)
-    app.include_router(workbench.router)
+    app.state.web_tasks = Tasks()
+    for module in (pages, catalog, provider, consumer, auditor):
+        app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     api_handler = app.exception_handlers.get(DataexError)
     api_http = app.exception_handlers.get(StarletteHTTPException)

@@ -100,5 +100,7 @@ DYNAMIC_MESSAGES: Final = (
     *("provider", "consumer", "auditor", "operator"),
     *("non_personal", "personal", "sensitive_personal"),
     *("requested", "approved", "rejected", "active", "expired", "revoked", "exhausted"),
+    # compute job states, PSI session states, order states
+    *("queued", "running", "succeeded", "failed", "killed", "done", "open", "paid", "due"),
 )
 """Message ids that appear in templates only as variables; the catalog test checks them too."""

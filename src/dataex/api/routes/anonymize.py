@@ -13,7 +13,13 @@ from dataex.privacy.anonymize import service
 router = APIRouter(prefix="/datasets", tags=["privacy"])
 
 
-@router.post("/{dataset_id}/anonymize", response_model=AnonymizeOut)
+@router.post(
+    "/{dataset_id}/anonymize",
+    response_model=AnonymizeOut,
+    responses={
+        422: {"description": "No transformation meets the privacy models (`anonymization_infeasible`)"}
+    },
+)
 def anonymize_dataset(
     dataset_id: str, body: AnonymizeRequest, ex: ExchangeDep, party: CurrentParty
 ) -> dict[str, Any]:

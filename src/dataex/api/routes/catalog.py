@@ -35,7 +35,7 @@ def _public(meta: Metadata) -> dict[str, Any]:
     return {"id": meta.dataset_id, **asdict(meta)}
 
 
-@router.get("/datasets/{dataset_id}/croissant", response_model=None)
+@router.get("/datasets/{dataset_id}/croissant", response_model=dict[str, Any])
 def croissant_document(dataset_id: str, request: Request, ex: ExchangeDep, who: ViewerDep) -> dict[str, Any]:
     """The dataset's Croissant 1.1 JSON-LD (contentUrl is the node's data route)."""
     return croissant.export_croissant(ex, dataset_id, local=False, base_url=_base_url(request), viewer=who)
@@ -55,7 +55,7 @@ def update_metadata(
     return _public(meta)
 
 
-@router.get("/catalog/dcat", response_model=None)
+@router.get("/catalog/dcat", response_model=dict[str, Any])
 def dcat_catalog(request: Request, ex: ExchangeDep) -> dict[str, Any]:
     """A DCAT 3 JSON-LD catalog of every public dataset on the node."""
     return dcat.dcat_catalog(ex, base_url=_base_url(request))

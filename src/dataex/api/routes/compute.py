@@ -67,6 +67,12 @@ def job(job_id: str, ex: ExchangeDep, party: CurrentParty) -> Job:
     return jobs.get_job(ex, job_id, actor=party)
 
 
-@router.get("/jobs/{job_id}/outputs/{name}", response_class=FileResponse)
+@router.get(
+    "/jobs/{job_id}/outputs/{name}",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+    },
+)
 def job_output(job_id: str, name: str, ex: ExchangeDep, party: CurrentParty) -> FileResponse:
     return FileResponse(jobs.output_path(ex, job_id, name, actor=party), filename=name)
