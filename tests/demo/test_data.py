@@ -14,8 +14,10 @@ import pytest
 from bench.datagen import SCHEMA as BENCH_SCHEMA
 from bench.datagen import write_large_csv
 from dataex.demo.data import (
+    CHRONIC,
     DEPARTMENTS,
     DIAGNOSES,
+    PANEL_SCHEMA,
     PLANS,
     POLICYHOLDERS_SCHEMA,
     REFERENCE_DATE,
@@ -23,6 +25,7 @@ from dataex.demo.data import (
     hospital_visits,
     insurer_policyholders,
     is_valid_resident_id,
+    patient_panel,
     resident_id_check_digit,
 )
 
@@ -310,3 +313,33 @@ def test_bench_csv_deterministic(tmp_path: Path) -> None:
     size = write_large_csv(empty, 0)
     assert size == empty.stat().st_size
     assert empty.read_text(encoding="utf-8").strip().replace('"', "").split(",") == BENCH_SCHEMA.names
+
+
+def test_patient_panel_has_one_row_per_patient_and_the_chronic_flag() -> None:
+    visits = hospital_visits(600, seed=3)
+    panel = patient_panel(visits)
+    assert panel.schema == PANEL_SCHEMA
+    rows = visits.to_pylist()
+    patients = sorted({r["patient_id"] for r in rows})
+    assert panel.num_rows == len(patients)
+    expected = []
+    for p in patients:
+        mine = [r for r in rows if r["patient_id"] == p]
+        chronic = int(any(r["diagnosis"] in CHRONIC for r in mine))
+        expected.append((mine[0]["age"], mine[0]["sex"] == "男", len(mine), chronic))
+    got = panel.to_pylist()
+    assert [(r["age"], r["male"], r["visits"], r["chronic"]) for r in got] == expected
+    totals = [round(sum(r["cost"] for r in rows if r["patient_id"] == p), 2) for p in patients]
+    assert [r["total_cost"] for r in got] == pytest.approx(totals)
+    assert 0 < sum(r["chronic"] for r in got) < len(got)
+
+    noisy = patient_panel(visits, label_noise=0.3, seed=1)
+    flipped = sum(
+        a != b for a, b in zip(panel["chronic"].to_pylist(), noisy["chronic"].to_pylist(), strict=True)
+    )
+    assert 0.15 * len(got) < flipped < 0.45 * len(got)
+    assert noisy.equals(patient_panel(visits, label_noise=0.3, seed=1))
+    assert noisy.drop(["chronic"]).equals(panel.drop(["chronic"]))
+    with pytest.raises(ValueError, match="label_noise"):
+        patient_panel(visits, label_noise=1.5)
+    assert patient_panel(hospital_visits(0, seed=1)).num_rows == 0

@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from dataex.demo.data import DIAGNOSES
+from dataex.demo.joint_product import PRODUCT_PRICE_FEN
 from dataex.demo.scenario import run_demo
+from dataex.exchange import Exchange
+from dataex.market.products import shapley_weights, split_amount
 
 
 def test_demo_scenario_succeeds_end_to_end(tmp_path: Path) -> None:
@@ -22,15 +25,16 @@ def test_demo_scenario_succeeds_end_to_end(tmp_path: Path) -> None:
     assert summary["audit"]["ok"] is True and summary["audit"]["problems"] == []
     assert any("originality" in line for line in lines)
     assert [line.split("[/]")[0].removeprefix("[bold]") for line in lines if line.startswith("[bold]")][
-        -7:
+        -8:
     ] == [
         "16. DP SQL",
         "17. anonymized",
         "18. delivery",
         "19. PSI",
         "20. compute",
-        "21. ledger",
-        "22. audit",
+        "21. joint product",
+        "22. ledger",
+        "23. audit",
     ]
 
     # 16. DP SQL under the insurer's L1 contract (ε 3.0): 0.5 charged, top groups with intervals
@@ -73,11 +77,45 @@ def test_demo_scenario_succeeds_end_to_end(tmp_path: Path) -> None:
     assert 0.5 <= job["metrics"]["accuracy"] <= 1.0
     assert len(job["onnx_sha256"]) == 64
 
-    # 21. ledger: balances follow the prices (2% fee) and verify
+    # 21. joint product: Shapley weights from the valuation, a split that adds up to the fen, and
+    # each party's statement read back from its own postings
+    prod = summary["product"]
+    sale = prod["sale"]
+    ruijin, huashan = (m["provider_id"] for m in prod["members"])
+    assert huashan == prod["huashan"] != ruijin
+    assert [m["rows"] for m in prod["members"]] == [8_000, 2_400]  # patients; no duplicates across them
+    assert prod["weights"] == shapley_weights(prod["provider_sums"])
+    assert sale["amount_fen"] == PRODUCT_PRICE_FEN and sale["fee_fen"] == PRODUCT_PRICE_FEN * 2 // 100
+    assert sale["shares_fen"] == split_amount(PRODUCT_PRICE_FEN - sale["fee_fen"], prod["weights"])
+    assert sum(sale["shares_fen"].values()) + sale["fee_fen"] == PRODUCT_PRICE_FEN
+    # Huashan's noisy labels are worth less per row than Ruijin's: its Shapley share is below its row share
+    assert 0 < sale["shares_fen"][huashan] / (PRODUCT_PRICE_FEN - sale["fee_fen"]) < 2_400 / 10_400
+    statements = prod["statements"]
+    assert statements["insurer"]["lines"] == {"wallet": -PRODUCT_PRICE_FEN}
+    assert statements["ruijin"]["lines"] == {"revenue": sale["shares_fen"][ruijin]}
+    assert statements["huashan"]["lines"] == {"revenue": sale["shares_fen"][huashan]}
+    assert statements["huashan"]["balances"] == {"revenue": sale["shares_fen"][huashan]}
+    assert {s["posting_id"] for s in statements.values()} == {sale["posting_id"]}
+
+    # 22. ledger: balances follow the prices (2% fee) and verify
     st = summary["ledger"]["statements"]
-    paid = 200_000 + d["rows_charged"] * 2 + 50_000
-    assert st["insurer"]["wallet"] == 1_000_000 - 200_000 - d["rows_charged"] * 2
+    paid = 200_000 + d["rows_charged"] * 2 + 50_000 + PRODUCT_PRICE_FEN
+    assert st["insurer"]["wallet"] == 1_000_000 - 200_000 - d["rows_charged"] * 2 - PRODUCT_PRICE_FEN
+    assert st["insurer"]["wallet"] == statements["insurer"]["balances"]["wallet"]
     assert st["lab"]["wallet"] == 200_000 - 50_000
+    assert st["huashan"] == {"revenue": sale["shares_fen"][huashan], "postings": 1}
     v = summary["ledger"]["verify"]
     assert v["ok"] is True and v["trial_balance"] == 0
-    assert st["hospital"]["revenue"] + v["totals"]["fee"] == paid
+    assert st["hospital"]["revenue"] + st["huashan"]["revenue"] + v["totals"]["fee"] == paid
+
+    # the sale's log entry carries the weights and the shares, the valuation entry its inputs
+    ex = Exchange.open(home=Path(summary["home"]))
+    with ex, ex.session() as s:
+        assert ex.get_dataset(summary["datasets"][0]["id"]).owner_id == ruijin  # the demo's hospital
+        sold = ex.log.get_entry(s, statements["insurer"]["log_index"]).body
+        valued = [e.body for e in ex.log.entries(s) if e.event == "valuation.computed"]
+    assert sold["event"] == "product.sold" and sold["data"]["posting"]["id"] == sale["posting_id"]
+    assert sold["data"]["weights"] == prod["weights"]
+    assert sold["data"]["shares_fen"] == sale["shares_fen"]
+    assert [e["data"]["valuation_id"] for e in valued] == [prod["valuation"]]
+    assert valued[0]["data"]["method"] == "knn-shapley" and valued[0]["data"]["target"] == "chronic"

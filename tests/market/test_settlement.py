@@ -8,10 +8,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from dataex.contracts.budget import charge
+from dataex.contracts.budget import ChargeRequest, charge, charge_many
 from dataex.contracts.lifecycle import get_contract, revoke_contract
 from dataex.db.models import LogEntryRow, PostingRow
-from dataex.errors import BudgetExhausted, Forbidden, InsufficientFunds, InvalidInput
+from dataex.errors import (
+    BudgetExhausted,
+    Forbidden,
+    InsufficientFunds,
+    IntegrityError,
+    InvalidInput,
+    InvalidTransition,
+)
 from dataex.market import ledger, settlement
 from dataex.market.settlement import deposit, verify_ledger, wallet_view
 from tests.conftest import Node
@@ -166,3 +173,109 @@ def test_charge_usage_in_the_callers_transaction(m: Mkt) -> None:
     with m.ex.transaction() as s, pytest.raises(InvalidInput):
         settlement.charge_usage(s, c.id, queries=-1, actor=m.insurer.party.id)
     assert verify_ledger(m.ex)["ok"]
+
+
+def posted_entries(m: Mkt) -> dict[str, int]:
+    """Each posting's id -> the index of the log entry that names it (read back from the log)."""
+    with m.ex.session() as s:
+        postings = list(s.scalars(select(PostingRow)))
+        return {
+            p.id: p.log_index
+            for p in postings
+            if m.ex.log.get_entry(s, p.log_index).body["data"]["posting"]["id"] == p.id
+        }
+
+
+def test_a_batch_of_charges_equals_the_same_charges_one_by_one(m: Mkt) -> None:
+    one = m.contract("L2", price="0.07/query", max_queries=100)
+    two = m.contract("L2", price="0.07/query", max_queries=100)
+    m.deposit(m.insurer, 1000)
+    for _ in range(3):
+        charge(m.ex, one.id, queries=2)
+    before_log = counts(m)[1]
+    done = charge_many(m.ex, [ChargeRequest(two.id, queries=2) for _ in range(3)])
+    assert [c.remaining["queries"] for c in done] == [98, 96, 94]
+    assert counts(m)[1] - before_log == 3 + 3  # budget.charged x3, then ledger.posted x3
+    with m.ex.session() as s:
+        events = [e.event for e in m.ex.log.entries(s, before_log)]
+    assert events == ["budget.charged"] * 3 + ["ledger.posted"] * 3
+    assert balances(m, m.insurer.party.id)["wallet"] == 1000 - 6 * 14
+    a = get_contract(m.ex, one.id, actor=m.insurer.party).remaining
+    b = get_contract(m.ex, two.id, actor=m.insurer.party).remaining
+    assert a == b
+    tied = posted_entries(m)
+    assert len(tied) == counts(m)[0]  # every posting, the batch's included, is named by its entry
+    assert verify_ledger(m.ex)["ok"]
+
+
+def test_a_batch_is_all_or_nothing(m: Mkt) -> None:
+    c = m.contract("L2", price="1.00/query", max_queries=100)
+    m.deposit(m.insurer, 250)
+    before = counts(m)
+    with pytest.raises(InsufficientFunds) as e:
+        charge_many(m.ex, [ChargeRequest(c.id, queries=1) for _ in range(3)])  # the third overdraws
+    assert e.value.balance_fen == 50 and e.value.needed_fen == 100
+    assert counts(m) == before
+    assert balances(m, m.insurer.party.id)["wallet"] == 250
+    assert get_contract(m.ex, c.id, actor=m.insurer.party).remaining["queries"] == 100
+    with pytest.raises(InvalidInput):
+        charge_many(m.ex, [ChargeRequest(c.id, queries=1), ChargeRequest(c.id, queries=-1)])
+    assert counts(m) == before
+    assert charge_many(m.ex, []) == []
+
+
+def test_a_batch_that_exhausts_a_contract_cannot_charge_it_again(m: Mkt) -> None:
+    c = m.contract("L2", price="0.01/query", max_queries=3)
+    m.deposit(m.insurer, 100)
+    before = counts(m)
+    with pytest.raises(InvalidTransition, match="is exhausted"):
+        charge_many(m.ex, [ChargeRequest(c.id, queries=3), ChargeRequest(c.id, queries=1)])
+    assert counts(m) == before
+    with pytest.raises(BudgetExhausted):
+        charge_many(m.ex, [ChargeRequest(c.id, queries=2), ChargeRequest(c.id, queries=2)])
+    assert counts(m) == before
+    done = charge_many(m.ex, [ChargeRequest(c.id, queries=1), ChargeRequest(c.id, queries=2)])
+    assert [(d.state, d.remaining["queries"]) for d in done] == [("active", 2), ("exhausted", 0)]
+    with m.ex.session() as s:
+        events = [e.event for e in m.ex.log.entries(s, before[1])]
+    assert events == ["budget.charged"] * 2 + ["ledger.posted"] * 2 + ["contract.exhausted"]
+    assert get_contract(m.ex, c.id, actor=m.insurer.party).state == "exhausted"
+    assert verify_ledger(m.ex)["ok"]
+
+
+def test_charge_usage_many_in_the_callers_transaction(m: Mkt) -> None:
+    priced = m.contract("L1", price="1.50/epsilon")
+    free = m.contract("L1", price=0)
+    m.deposit(m.insurer, 1000)
+    who = m.insurer.party.id
+    with m.ex.transaction() as s:
+        out = settlement.charge_usage_many(
+            s,
+            [
+                settlement.UsageCharge(priced.id, who, epsilon="0.5"),
+                settlement.UsageCharge(free.id, who, epsilon="0.5"),
+                settlement.UsageCharge(priced.id, who, epsilon="0.1"),
+            ],
+            log=m.ex.log,
+        )
+        m.ex.log.checkpoint(s)
+    assert out[1] is None
+    first, third = out[0], out[2]
+    assert first is not None and third is not None
+    assert (first.lines[0][1], third.lines[0][1]) == (-75, -15)
+    assert third.log_index == first.log_index + 1
+    assert balances(m, who)["wallet"] == 1000 - 90
+    assert verify_ledger(m.ex)["ok"]
+
+
+def test_only_one_posting_may_ride_on_the_next_entry(m: Mkt) -> None:
+    spec = ledger.PostingSpec("settle", [(ledger.FEE, 0), (ledger.FUNDING, 0)], "operator", event=None)
+    with m.ex.transaction() as s, pytest.raises(InvalidInput):
+        ledger.post_many(s, m.ex.log, [spec])  # no non-zero line
+    lines = [(ledger.wallet(m.insurer.party.id), 5), (ledger.FUNDING, -5)]
+    twice = [ledger.PostingSpec("deposit", lines, "operator", event=None)] * 2
+    with m.ex.transaction() as s, pytest.raises(IntegrityError, match="only one posting"):
+        ledger.post_many(s, m.ex.log, twice)
+    unbalanced = ledger.PostingSpec("deposit", [(ledger.FUNDING, -5)], "operator")
+    with m.ex.transaction() as s, pytest.raises(IntegrityError, match="does not balance"):
+        ledger.post_many(s, m.ex.log, [unbalanced])

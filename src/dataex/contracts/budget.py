@@ -7,22 +7,31 @@ contract to ``exhausted`` — all in one transaction. A charge that would oversp
 ``BudgetExhausted`` and changes nothing. Callers charge first and release the result only after
 ``charge`` returned, so a crash between the two can lose budget but never spend it twice.
 
+``charge_many`` charges a batch of requests the same way in one transaction, all or nothing (what a
+metering pipeline calls); ``charge`` is a batch of one.
+
 Counters are fixed-point integers (ε in 1e-9, δ in 1e-18), so they add up exactly: a budget of 3.0
 serves exactly thirty charges of 0.1 and then stands at exactly zero.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
+
 from dataex.contracts import odrl
 from dataex.contracts.lifecycle import Contract, lock_contract, transition
-from dataex.errors import BudgetExhausted, InvalidInput, InvalidTransition
+from dataex.db.models import ContractRow
+from dataex.errors import BudgetExhausted, ContractNotFound, InvalidInput, InvalidTransition
 from dataex.market import settlement
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from dataex.exchange import Exchange
 
 
@@ -39,6 +48,11 @@ class Charge:
     state: str
     log_index: int
 
+    def record(self) -> dict[str, object]:
+        """The ``budget.charged`` entry's data."""
+        charged = {"epsilon": self.epsilon, "delta": self.delta, "queries": self.queries, "rows": self.rows}
+        return {"contract_id": self.contract_id, "charged": charged, "remaining": self.remaining}
+
 
 def to_units(value: float | str | int, scale: int, name: str) -> int:
     """``value`` in integer units of ``1/scale``; negative or too precise values are refused."""
@@ -53,6 +67,18 @@ def to_units(value: float | str | int, scale: int, name: str) -> int:
     return int(amount)
 
 
+@dataclass(frozen=True)
+class ChargeRequest:
+    """One charge for ``charge_many``: the same arguments as ``charge``."""
+
+    contract_id: str
+    epsilon: float | str = 0
+    delta: float | str = 0
+    queries: int = 0
+    rows: int = 0
+    actor: str | None = None
+
+
 def charge(
     ex: Exchange,
     contract_id: str,
@@ -64,75 +90,118 @@ def charge(
     actor: str | None = None,
 ) -> Charge:
     """Charges the contract, or raises and changes nothing; see the module docstring."""
-    eps = to_units(epsilon, odrl.EPSILON_SCALE, "epsilon")
-    dlt = to_units(delta, odrl.DELTA_SCALE, "delta")
-    for name, count in (("queries", queries), ("rows", rows)):
+    request = ChargeRequest(
+        contract_id, epsilon=epsilon, delta=delta, queries=queries, rows=rows, actor=actor
+    )
+    return charge_many(ex, [request])[0]
+
+
+def charge_many(ex: Exchange, requests: Sequence[ChargeRequest]) -> list[Charge]:
+    """Charges several requests in ONE transaction, in order, all or nothing (a metering batch).
+
+    Each request is checked against what the earlier ones left, exactly as one ``charge`` after
+    another; if any would overspend (``BudgetExhausted``), hits a contract that is not active or
+    that an earlier request exhausted (``InvalidTransition``), or finds its consumer's wallet short
+    (``InsufficientFunds``), nothing is charged. The log gets every ``budget.charged`` entry in
+    request order, then the usage postings' ``ledger.posted`` entries in the same order, then the
+    ``contract.exhausted`` transitions; one checkpoint is signed. ``charge`` is a batch of one.
+    """
+    wanted = [_units(r) for r in requests]
+    if not wanted:
+        return []
+    with ex.transaction() as s:
+        rows = _lock_contracts(s, sorted({r.contract_id for r in requests}))
+        exhausted: dict[str, tuple[int, str]] = {}  # contract -> the charge that exhausted it, its actor
+        done: list[tuple[Charge, str]] = []
+        for r, (eps, dlt, queries, count) in zip(requests, wanted, strict=True):
+            row = rows[r.contract_id]
+            state = "exhausted" if row.id in exhausted else row.state
+            if state != "active":
+                raise InvalidTransition(
+                    f"contract {row.id} is {state}: only an active contract can be charged",
+                    contract_id=row.id,
+                    state=state,
+                    event="charge",
+                )
+            _take(row, eps, dlt, queries, count)
+            who = r.actor or row.consumer_id
+            c = Charge(
+                contract_id=row.id,
+                epsilon=eps / odrl.EPSILON_SCALE,
+                delta=dlt / odrl.DELTA_SCALE,
+                queries=queries,
+                rows=count,
+                remaining=Contract.of(row).remaining,
+                state=row.state,
+                log_index=-1,
+            )
+            done.append((c, who))
+            if 0 in (row.remaining_epsilon_nano, row.remaining_queries, row.remaining_rows):
+                exhausted[row.id] = (len(done) - 1, who)
+        entries = ex.log.append_many(s, [("budget.charged", c.record(), who) for c, who in done])
+        usage = [
+            settlement.UsageCharge(c.contract_id, who, epsilon=c.epsilon, queries=c.queries, rows=c.rows)
+            for c, who in done
+        ]
+        settlement.charge_usage_many(s, usage, log=ex.log)
+        for contract_id, (i, who) in exhausted.items():
+            why = "a budget or counter reached zero"
+            transition(s, rows[contract_id], "exhaust", actor=who, reason=why, log=ex.log)
+            done[i] = (replace(done[i][0], state=rows[contract_id].state), who)
+        ex.log.checkpoint(s)
+        return [replace(c, log_index=entry.index) for (c, _), entry in zip(done, entries, strict=True)]
+
+
+def _units(r: ChargeRequest) -> tuple[int, int, int, int]:
+    """The request's ε, δ, queries and rows in integer units; ``InvalidInput`` for a bad one."""
+    eps = to_units(r.epsilon, odrl.EPSILON_SCALE, "epsilon")
+    dlt = to_units(r.delta, odrl.DELTA_SCALE, "delta")
+    for name, count in (("queries", r.queries), ("rows", r.rows)):
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise InvalidInput(f"{name} must be a non-negative integer; got {count!r}")
-    if not (eps or dlt or queries or rows):
+    if not (eps or dlt or r.queries or r.rows):
         raise InvalidInput("nothing to charge: give epsilon, delta, queries or rows")
-    with ex.transaction() as s:
-        row = lock_contract(s, contract_id)
-        if row.state != "active":
-            raise InvalidTransition(
-                f"contract {contract_id} is {row.state}: only an active contract can be charged",
-                contract_id=contract_id,
-                state=row.state,
-                event="charge",
+    return eps, dlt, r.queries, r.rows
+
+
+def _lock_contracts(session: Session, ids: list[str]) -> dict[str, ContractRow]:
+    """The contracts ``ids`` (sorted), locked for the rest of the transaction; ``ContractNotFound``."""
+    if len(ids) == 1:
+        return {ids[0]: lock_contract(session, ids[0])}
+    q = select(ContractRow).where(ContractRow.id.in_(ids)).order_by(ContractRow.id).with_for_update()
+    found = {row.id: row for row in session.scalars(q)}
+    for contract_id in ids:
+        if contract_id not in found:
+            raise ContractNotFound(contract_id)
+    return found
+
+
+def _take(row: ContractRow, eps: int, dlt: int, queries: int, rows: int) -> None:
+    """Decrements the contract's counters, or raises ``BudgetExhausted`` and changes nothing."""
+    wanted = {
+        "epsilon": (eps, row.remaining_epsilon_nano, odrl.EPSILON_SCALE),
+        "delta": (dlt, row.remaining_delta_atto, odrl.DELTA_SCALE),
+        "queries": (queries, row.remaining_queries, 1),
+        "rows": (rows, row.remaining_rows, 1),
+    }
+    for name, (amount, left, scale) in wanted.items():
+        if amount == 0:
+            continue
+        if left is None and name in ("epsilon", "delta"):
+            raise BudgetExhausted(f"contract {row.id} has no {name} budget", contract_id=row.id, counter=name)
+        if left is not None and amount > left:
+            raise BudgetExhausted(
+                f"charging {name} {amount / scale:g} would overspend contract {row.id}: "
+                f"{left / scale:g} remains",
+                contract_id=row.id,
+                counter=name,
             )
-        wanted = {
-            "epsilon": (eps, row.remaining_epsilon_nano, odrl.EPSILON_SCALE),
-            "delta": (dlt, row.remaining_delta_atto, odrl.DELTA_SCALE),
-            "queries": (queries, row.remaining_queries, 1),
-            "rows": (rows, row.remaining_rows, 1),
-        }
-        for name, (amount, left, scale) in wanted.items():
-            if amount == 0:
-                continue
-            if left is None and name in ("epsilon", "delta"):
-                raise BudgetExhausted(
-                    f"contract {contract_id} has no {name} budget", contract_id=contract_id, counter=name
-                )
-            if left is not None and amount > left:
-                raise BudgetExhausted(
-                    f"charging {name} {amount / scale:g} would overspend contract {contract_id}: "
-                    f"{left / scale:g} remains",
-                    contract_id=contract_id,
-                    counter=name,
-                )
-        if eps:
-            row.remaining_epsilon_nano = _minus(row.remaining_epsilon_nano, eps)
-        if dlt:
-            row.remaining_delta_atto = _minus(row.remaining_delta_atto, dlt)
-        row.remaining_queries = _minus(row.remaining_queries, queries)
-        row.remaining_rows = _minus(row.remaining_rows, rows)
-        s.flush()
-        after = Contract.of(row).remaining
-        charged = {"epsilon": eps / odrl.EPSILON_SCALE, "delta": dlt / odrl.DELTA_SCALE}
-        charged |= {"queries": queries, "rows": rows}
-        who = actor or row.consumer_id
-        entry = ex.log.append(
-            s,
-            "budget.charged",
-            {"contract_id": contract_id, "charged": charged, "remaining": after},
-            actor=who,
-        )
-        settlement.charge_usage(
-            s, contract_id, epsilon=charged["epsilon"], queries=queries, rows=rows, actor=who, log=ex.log
-        )
-        if 0 in (row.remaining_epsilon_nano, row.remaining_queries, row.remaining_rows):
-            transition(s, row, "exhaust", actor=who, reason="a budget or counter reached zero", log=ex.log)
-        ex.log.checkpoint(s)
-        return Charge(
-            contract_id=contract_id,
-            epsilon=charged["epsilon"],
-            delta=charged["delta"],
-            queries=queries,
-            rows=rows,
-            remaining=after,
-            state=row.state,
-            log_index=entry.index,
-        )
+    if eps:
+        row.remaining_epsilon_nano = _minus(row.remaining_epsilon_nano, eps)
+    if dlt:
+        row.remaining_delta_atto = _minus(row.remaining_delta_atto, dlt)
+    row.remaining_queries = _minus(row.remaining_queries, queries)
+    row.remaining_rows = _minus(row.remaining_rows, rows)
 
 
 def _minus(left: int | None, amount: int) -> int | None:

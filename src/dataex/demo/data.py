@@ -28,8 +28,10 @@ from faker.providers.ssn.zh_CN import Provider as _ZhSsnProvider
 from numpy.random import Generator, default_rng  # noqa: TID251
 
 __all__ = [
+    "CHRONIC",
     "DEPARTMENTS",
     "DIAGNOSES",
+    "PANEL_SCHEMA",
     "PLANS",
     "POLICYHOLDERS_SCHEMA",
     "REFERENCE_DATE",
@@ -37,6 +39,7 @@ __all__ = [
     "hospital_visits",
     "insurer_policyholders",
     "is_valid_resident_id",
+    "patient_panel",
     "resident_id_check_digit",
 ]
 
@@ -235,9 +238,26 @@ POLICYHOLDERS_SCHEMA: Final = pa.schema(
     ]
 )
 
+# --------------------------------------------------------------------------- per-patient panels
+
+CHRONIC: Final = frozenset({"I10", "E11.9", "I25.1", "E78.5", "I63.9", "M17.9"})
+"""Chronic diagnoses: hypertension, type 2 diabetes, coronary heart disease, hyperlipidaemia,
+cerebral infarction, knee osteoarthritis."""
+
+PANEL_SCHEMA: Final = pa.schema(
+    [
+        ("age", pa.int64()),
+        ("male", pa.bool_()),
+        ("visits", pa.int64()),
+        ("total_cost", pa.float64()),
+        ("chronic", pa.int64()),
+    ]
+)
+
 # Independent streams per dataset, so equal seeds never give correlated tables.
 _STREAM_VISITS: Final = 0x7615
 _STREAM_INSURER: Final = 0x1A5E
+_STREAM_PANEL: Final = 0x9A4E
 
 _EPOCH_DAY: Final = np.datetime64("1970-01-01", "D")
 _REF_DAY: Final = np.datetime64(REFERENCE_DATE.isoformat(), "D")
@@ -517,4 +537,36 @@ def insurer_policyholders(visits: pa.Table, n: int, *, overlap: float, seed: int
             _dates(start[perm]),
         ],
         schema=POLICYHOLDERS_SCHEMA,
+    )
+
+
+def patient_panel(visits: pa.Table, *, label_noise: float = 0.0, seed: int = 0) -> pa.Table:
+    """One row per patient of ``visits``: age, sex, visit count, total cost and a chronic-disease label.
+
+    ``chronic`` is 1 when any of the patient's visits has a :data:`CHRONIC` diagnosis; with
+    ``label_noise`` that share of the labels is flipped (a hospital that codes the flag from billing
+    items rather than diagnoses). No identifier is kept; rows are in patient-id order.
+    """
+    if not 0.0 <= label_noise <= 1.0:
+        raise ValueError("label_noise must be in [0, 1]")
+    if visits.num_rows == 0:
+        return PANEL_SCHEMA.empty_table()
+    patients, first, inverse = np.unique(
+        np.asarray(visits.column("patient_id").to_pylist(), dtype=str), return_index=True, return_inverse=True
+    )
+    n = patients.size
+    count = np.bincount(inverse, minlength=n)
+    cost = np.bincount(inverse, weights=visits.column("cost").to_numpy(), minlength=n)
+    chronic_visit = np.isin(np.asarray(visits.column("diagnosis").to_pylist(), dtype=str), list(CHRONIC))
+    chronic = np.bincount(inverse, weights=chronic_visit, minlength=n) > 0
+    flip = _rng(_STREAM_PANEL, seed).random(n) < label_noise
+    return pa.table(
+        [
+            visits.column("age").take(pa.array(first)),
+            pa.array(np.asarray(visits.column("sex").to_pylist(), dtype=str)[first] == "男"),
+            pa.array(count, type=pa.int64()),
+            pa.array(np.round(cost, 2), type=pa.float64()),
+            pa.array((chronic ^ flip).astype(np.int64)),
+        ],
+        schema=PANEL_SCHEMA,
     )

@@ -4,7 +4,8 @@ The scenario grows with every capability. Today: parties, registration of a GB18
 Parquet file, an originality refusal, an idempotent re-registration, an offline certificate check,
 an inclusion proof, description and search, classification and quality, offers and a contract, a DP
 SQL answer, an anonymized release delivered with fingerprints and a leak traced, a PSI count, a
-compute-to-data job, the settlement ledger and a full audit.
+compute-to-data job, a joint product of two hospitals whose revenue is split by Shapley value, the
+settlement ledger and a full audit.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from dataex.catalog.certificate import verify_certificate
-from dataex.demo import steps, steps2
+from dataex.demo import joint_product, steps, steps2
 from dataex.demo.data import hospital_visits, insurer_policyholders
 from dataex.errors import NotOriginal
 from dataex.exchange import Exchange
@@ -142,10 +143,12 @@ def run_demo(home: Path | None = None, *, echo: Echo | None = None) -> dict[str,
             ex, say, cast, contract_id=later["contract"], holders=holders_parquet, visits=visits
         )
         later |= steps2.compute_to_data(ex, say, cast, visits=v)
-        later |= steps2.ledger(ex, say, cast)
+        later |= joint_product.joint_product(ex, say, cast, visits=visits, files=files)
+        huashan = ex.get_party(later["product"]["huashan"])
+        later |= steps2.ledger(ex, say, cast, others={"huashan": huashan})
         audit = ex.audit()
         say(
-            f"[bold]22. audit[/] {audit.checked.get('entries')} log entries, "
+            f"[bold]23. audit[/] {audit.checked.get('entries')} log entries, "
             f"{audit.checked.get('files')} files: "
             f"{'ok' if audit.ok else audit.problems}"
         )
@@ -164,6 +167,8 @@ def run_demo(home: Path | None = None, *, echo: Echo | None = None) -> dict[str,
             and later["delivery"]["traced_to"] == later["delivery"]["contract"]
             and later["psi"]["count"] == later["psi"]["true_overlap"]
             and later["compute"]["state"] == "succeeded"
+            and sum(later["product"]["sale"]["shares_fen"].values()) + later["product"]["sale"]["fee_fen"]
+            == later["product"]["sale"]["amount_fen"]
             and later["ledger"]["verify"]["ok"],
             "home": str(home),
             "node_id": ex.node_id,

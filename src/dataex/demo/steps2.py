@@ -281,10 +281,11 @@ def compute_to_data(ex: Exchange, say: Echo, cast: Cast, *, visits: Dataset) -> 
     }
 
 
-def ledger(ex: Exchange, say: Echo, cast: Cast) -> dict[str, Any]:
-    """Every party's own statement, then the auditor-grade ledger verification."""
+def ledger(ex: Exchange, say: Echo, cast: Cast, *, others: dict[str, Party] | None = None) -> dict[str, Any]:
+    """Every party's own statement (the cast's and ``others``), then the ledger verification."""
     statements: dict[str, dict[str, int]] = {}
-    for name, party in (("hospital", cast.hospital), ("insurer", cast.insurer), ("lab", cast.lab)):
+    parties = {"hospital": cast.hospital, "insurer": cast.insurer, "lab": cast.lab, **(others or {})}
+    for name, party in parties.items():
         st = ledger_statement(ex, actor=party)
         balances = {acct.split(":", 1)[0]: fen for acct, fen in st["accounts"].items()}
         statements[name] = {**balances, "postings": len(st["postings"])}
@@ -295,7 +296,7 @@ def ledger(ex: Exchange, say: Echo, cast: Cast) -> dict[str, Any]:
         + f" ({s['postings']} postings)"
         for name, s in statements.items()
     )
-    say(f"[bold]21. ledger[/] {parts}")
+    say(f"[bold]22. ledger[/] {parts}")
     say(
         f"              ledger verify: {'ok' if checked['ok'] else checked['problems']} — "
         f"{checked['postings']} postings, trial balance {checked['trial_balance']} fen, "

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 
 from dataex.db.models import AccountRow, LogEntryRow, MarketSettingsRow, PostingLineRow, PostingRow
 from dataex.errors import InsufficientFunds, IntegrityError, InvalidInput
@@ -41,6 +42,8 @@ DEFAULT_FEE_BPS: Final = 200
 """The exchange's fee rate until the operator sets one: 2 % (200 basis points)."""
 NON_NEGATIVE: Final = ("wallet", "revenue", "fee")
 NON_POSITIVE: Final = ("due", "funding")
+_POSTINGS: Final = cast(Table, PostingRow.__table__)  # Core inserts: no ORM work per row
+_LINES: Final = cast(Table, PostingLineRow.__table__)
 
 
 def wallet(party_id: str) -> str:
@@ -115,6 +118,21 @@ def _accounts(session: Session, ids: list[str]) -> dict[str, AccountRow]:
     return found
 
 
+@dataclass(frozen=True)
+class PostingSpec:
+    """A posting to make: its lines, the log entry that names it (``event``, ``data``) and its ties."""
+
+    kind: str
+    lines: list[tuple[str, int]]
+    actor: str
+    event: str | None = "ledger.posted"
+    data: dict[str, Any] | None = None
+    contract_id: str | None = None
+    order_id: str | None = None
+    product_id: str | None = None
+    memo: dict[str, Any] | None = None
+
+
 def post(
     session: Session,
     log: TransparencyLog,
@@ -134,66 +152,107 @@ def post(
     With ``event=None`` the posting is tied to the **next** log entry, which the caller must append
     in this transaction with ``{"posting": posting.record()}`` in its data (how an order rides on
     ``contract.activated``). A wallet that would go negative raises ``InsufficientFunds``; the
-    caller's transaction then rolls back whole.
+    caller's transaction then rolls back whole. ``post_many`` of one posting.
     """
-    lines = [(a, n) for a, n in lines if n != 0]
-    if not lines:
-        raise InvalidInput("a posting needs at least one non-zero line")
-    if sum(n for _, n in lines) != 0:
-        raise IntegrityError(f"a {kind} posting does not balance: {lines}")
-    index = log.lock(session).size if event is None else -1
-    accounts = _accounts(session, sorted({a for a, _ in lines}))
-    after = dict.fromkeys(accounts, 0)
-    for a, n in lines:
-        after[a] += n
-    for a, change in after.items():
-        balance = accounts[a].balance + change
-        if kind_of(a) == "wallet" and balance < 0:
-            party = a.split(":", 1)[1]
-            raise InsufficientFunds(
-                f"party {party}'s wallet holds {accounts[a].balance} fen; {-change} fen are needed "
-                f"(deposit with `dataex wallet deposit {party} AMOUNT`)",
-                party_id=party,
-                balance_fen=accounts[a].balance,
-                needed_fen=-change,
-            )
-        if (kind_of(a) in NON_NEGATIVE and balance < 0) or (kind_of(a) in NON_POSITIVE and balance > 0):
-            raise IntegrityError(f"posting {kind} would leave account {a} at {balance} fen")
-    for a, change in after.items():
-        accounts[a].balance += change
-    posting = Posting(
-        id=new_id("pst"),
-        kind=kind,
-        lines=lines,
-        log_index=index,
-        contract_id=contract_id,
-        order_id=order_id,
-        product_id=product_id,
-        memo=memo or {},
-    )
-    if event is not None:  # the posting's own entry: appended first, so its index is known
-        entry = log.append(session, event, {"posting": posting.record(), **(data or {})}, actor=actor)
-        posting = replace(posting, log_index=entry.index)
-    session.flush()
+    spec = PostingSpec(kind, lines, actor, event, data, contract_id, order_id, product_id, memo)
+    return post_many(session, log, [spec])[0]
+
+
+def post_many(session: Session, log: TransparencyLog, specs: Sequence[PostingSpec]) -> list[Posting]:
+    """Posts ``specs`` in order, as if one by one, with one lock and one insert per table.
+
+    Locks the log head, then every account the postings touch (in id order); checks each posting
+    against the balances the earlier ones left (a wallet that would go negative raises
+    ``InsufficientFunds`` and the caller's transaction rolls back whole); appends the postings' log
+    entries in order (``append_many``); inserts the postings and their lines. At most one posting
+    may have ``event=None``: it is tied to the entry after this call's entries.
+    """
+    cleaned: list[tuple[PostingSpec, list[tuple[str, int]]]] = []
+    for spec in specs:
+        lines = [(a, n) for a, n in spec.lines if n != 0]
+        if not lines:
+            raise InvalidInput("a posting needs at least one non-zero line")
+        if sum(n for _, n in lines) != 0:
+            raise IntegrityError(f"a {spec.kind} posting does not balance: {lines}")
+        cleaned.append((spec, lines))
+    if not cleaned:
+        return []
+    if sum(spec.event is None for spec in specs) > 1:
+        raise IntegrityError("only one posting can ride on the caller's next log entry")
+    head = log.lock(session)
+    accounts = _accounts(session, sorted({a for _, lines in cleaned for a, _ in lines}))
+    running = {a: row.balance for a, row in accounts.items()}
+    for spec, lines in cleaned:
+        _apply(running, spec.kind, lines)
+    for a, row in accounts.items():
+        if row.balance != running[a]:
+            row.balance = running[a]
+    postings = [
+        Posting(
+            id=new_id("pst"),
+            kind=spec.kind,
+            lines=lines,
+            log_index=-1,
+            contract_id=spec.contract_id,
+            order_id=spec.order_id,
+            product_id=spec.product_id,
+            memo=spec.memo or {},
+        )
+        for spec, lines in cleaned
+    ]
+    logged = [
+        (i, (spec.event, {"posting": postings[i].record(), **(spec.data or {})}, spec.actor))
+        for i, (spec, _) in enumerate(cleaned)
+        if spec.event is not None
+    ]
+    entries = log.append_many(session, [item for _, item in logged])
+    indexes = {i: e.index for (i, _), e in zip(logged, entries, strict=True)}
+    postings = [replace(p, log_index=indexes.get(i, head.size)) for i, p in enumerate(postings)]
+    session.flush()  # new accounts exist before their lines
+    now = utc_now()
     session.execute(
-        insert(PostingRow),
+        insert(_POSTINGS),
         [
             {
-                "id": posting.id,
-                "kind": kind,
-                "contract_id": contract_id,
-                "order_id": order_id,
-                "product_id": product_id,
-                "memo": memo or {},
-                "log_index": posting.log_index,
-                "created_at": utc_now(),
+                "id": p.id,
+                "kind": p.kind,
+                "contract_id": p.contract_id,
+                "order_id": p.order_id,
+                "product_id": p.product_id,
+                "memo": p.memo,
+                "log_index": p.log_index,
+                "created_at": now,
             }
+            for p in postings
         ],
     )
     session.execute(
-        insert(PostingLineRow), [{"posting_id": posting.id, "account_id": a, "amount": n} for a, n in lines]
+        insert(_LINES),
+        [{"posting_id": p.id, "account_id": a, "amount": n} for p in postings for a, n in p.lines],
     )
-    return posting
+    return postings
+
+
+def _apply(running: dict[str, int], kind: str, lines: list[tuple[str, int]]) -> None:
+    """Adds one posting's lines to ``running`` balances, refusing an overdraft or a wrong sign."""
+    change: dict[str, int] = defaultdict(int)
+    for a, n in lines:
+        change[a] += n
+    for a, n in change.items():
+        balance = running[a] + n
+        if kind_of(a) == "wallet" and balance < 0:
+            party = a.split(":", 1)[1]
+            raise InsufficientFunds(
+                f"party {party}'s wallet holds {running[a]} fen; {-n} fen are needed "
+                f"(deposit with `dataex wallet deposit {party} AMOUNT`)",
+                party_id=party,
+                balance_fen=running[a],
+                needed_fen=-n,
+            )
+        if (kind_of(a) in NON_NEGATIVE and balance < 0) or (kind_of(a) in NON_POSITIVE and balance > 0):
+            raise IntegrityError(f"posting {kind} would leave account {a} at {balance} fen")
+    for a, n in change.items():
+        running[a] += n
 
 
 # -- reading ---------------------------------------------------------------------------------------

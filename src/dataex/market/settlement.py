@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
@@ -194,6 +195,18 @@ def open_order(
     return out
 
 
+@dataclass(frozen=True)
+class UsageCharge:
+    """One contract's priced usage to charge: ε, queries, rows and compute jobs."""
+
+    contract_id: str
+    actor: str
+    epsilon: float | str = 0.0
+    queries: int = 0
+    rows: int = 0
+    jobs: int = 0
+
+
 def charge_usage(
     session: Session,
     contract_id: str,
@@ -211,41 +224,65 @@ def charge_usage(
     ``ledger.posted`` to the log in ``session`` (``log`` defaults to an appender: appending needs
     no key; the caller signs its checkpoint as usual). ``InsufficientFunds`` when the wallet cannot
     pay: the caller's transaction must then roll back, so neither budget nor money is spent.
+    ``charge_usage_many`` of one charge.
     """
-    for name, count in (("queries", queries), ("rows", rows), ("jobs", jobs)):
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            raise InvalidInput(f"{name} must be a non-negative integer; got {count!r}")
-    eps = exact(epsilon, "epsilon")
-    if eps < 0:
-        raise InvalidInput(f"epsilon cannot be negative; got {epsilon!r}")
-    order = _order_of(session, contract_id)
-    if order is None:
-        return None
-    fen = usage_fen(dict(order.price), Usage(epsilon=eps, queries=queries, rows=rows, jobs=jobs))
-    if fen == 0:
-        return None
+    usage = UsageCharge(contract_id, actor, epsilon=epsilon, queries=queries, rows=rows, jobs=jobs)
+    return charge_usage_many(session, [usage], log=log)[0]
+
+
+def charge_usage_many(
+    session: Session, charges: Sequence[UsageCharge], *, log: TransparencyLog | None = None
+) -> list[Posting | None]:
+    """Posts several usage charges in order inside the CALLER's transaction (one ``post_many``).
+
+    One result per charge, as ``charge_usage`` would return it. A wallet that cannot pay one of
+    them raises ``InsufficientFunds`` (the caller rolls back the whole batch).
+    """
+    for c in charges:
+        for name, count in (("queries", c.queries), ("rows", c.rows), ("jobs", c.jobs)):
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise InvalidInput(f"{name} must be a non-negative integer; got {count!r}")
     if log is None:
         log = TransparencyLog.__new__(TransparencyLog)  # append and lock use neither key nor origin
-    contract = session.get(ContractRow, contract_id)
-    assert contract is not None
-    posting = ledger.post(
-        session,
-        log,
-        kind="usage",
-        lines=payment_lines(
-            ledger.wallet(order.consumer_id), contract.provider_id, fen, ledger.fee_bps(session)
-        ),
-        actor=actor,
-        contract_id=contract_id,
-        order_id=order.id,
-        data={
-            "contract_id": contract_id,
-            "usage": {"epsilon": str(eps), "queries": queries, "rows": rows, "jobs": jobs},
-            "amount_fen": fen,
-        },
-    )
-    order.usage_fen += fen
-    return posting
+    bps: int | None = None
+    specs: list[ledger.PostingSpec] = []
+    paid: list[tuple[int, OrderRow, int]] = []
+    orders: dict[str, OrderRow | None] = {}
+    for i, c in enumerate(charges):
+        eps = exact(c.epsilon, "epsilon")
+        if eps < 0:
+            raise InvalidInput(f"epsilon cannot be negative; got {c.epsilon!r}")
+        if c.contract_id not in orders:
+            orders[c.contract_id] = _order_of(session, c.contract_id)
+        order = orders[c.contract_id]
+        if order is None:
+            continue
+        usage = Usage(epsilon=eps, queries=c.queries, rows=c.rows, jobs=c.jobs)
+        fen = usage_fen(dict(order.price), usage)
+        if fen == 0:
+            continue
+        assert order.provider_id is not None  # a contract's order names its provider
+        bps = ledger.fee_bps(session) if bps is None else bps
+        specs.append(
+            ledger.PostingSpec(
+                kind="usage",
+                lines=payment_lines(ledger.wallet(order.consumer_id), order.provider_id, fen, bps),
+                actor=c.actor,
+                data={
+                    "contract_id": c.contract_id,
+                    "usage": {"epsilon": str(eps), "queries": c.queries, "rows": c.rows, "jobs": c.jobs},
+                    "amount_fen": fen,
+                },
+                contract_id=c.contract_id,
+                order_id=order.id,
+            )
+        )
+        paid.append((i, order, fen))
+    out: list[Posting | None] = [None] * len(charges)
+    for (i, order, fen), posting in zip(paid, ledger.post_many(session, log, specs), strict=True):
+        order.usage_fen += fen
+        out[i] = posting
+    return out
 
 
 def _order_of(session: Session, contract_id: str) -> OrderRow | None:
