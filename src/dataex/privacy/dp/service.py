@@ -237,11 +237,9 @@ def _epsilon_units(epsilon: float) -> int:
 def _charge(ex: Exchange, contract_id: str, *, epsilon: float, delta: float, actor: Party) -> budget.Charge:
     """The one place a DP query is paid for, before anything is computed or released.
 
-    Today: ε, δ and one query from the contract's budget (atomic, logged as ``budget.charged``).
-    MARKET HOOK (issue 8): the per-query / per-ε price belongs here, in the same transaction as the
-    budget — e.g. ``dataex.market.settlement.charge_usage(session, contract_id, epsilon=epsilon,
-    queries=1, rows=0)`` inside ``budget.charge``'s transaction (which needs a session-taking variant
-    of ``budget.charge`` or a hook parameter on it).
+    ε, δ and one query come off the contract's budget, and the contract's price for them (per
+    query, per ε) is posted to the ledger, in one transaction with their log entries
+    (:func:`dataex.contracts.budget.charge`, which calls the market's settlement).
     """
     return budget.charge(ex, contract_id, epsilon=epsilon, delta=delta, queries=1, actor=actor.id)
 
