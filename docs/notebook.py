@@ -45,11 +45,12 @@ with dataex.open(work / "node", hospital_token) as provider:
     set_tolerances(node, ds.id, {"cost": 1}, actor=hospital)  # extracts are fingerprinted in cost
     ds.offer("L4", purposes=["ai-training"], approval="auto", legal_basis="consent")
 node.close()
-print(json.dumps({"insurer": insurer_token}))
+print(json.dumps({"insurer": insurer_token, "hospital": hospital_token}))
 """
 work = Path(tempfile.mkdtemp(prefix="dataex-notebook-"))
 made = subprocess.run([sys.executable, "-c", SETUP, str(work)], check=True, capture_output=True, text=True)
-INSURER = json.loads(made.stdout.splitlines()[-1])["insurer"]
+TOKENS = json.loads(made.stdout.splitlines()[-1])
+INSURER, HOSPITAL = TOKENS["insurer"], TOKENS["hospital"]
 
 with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
@@ -98,6 +99,23 @@ df.attrs["epsilon_charged"], df.attrs["epsilon_remaining"]
 full = ex.request(ds.offers[1], purpose="ai-training").wait_until_approved(timeout=600)
 tbl = full.extract(format="arrow")
 tbl.num_rows, tbl.column_names
+
+# %% [markdown]
+# ## In-process, for a provider's scripts
+# `dataex.open(home, token)` runs the same services in this process, with the same methods and
+# return types: here the hospital registers another year of visits from the notebook. The file is
+# classified and scored as it is registered (DuckDB runs in the notebook's own process).
+
+# %%
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+more = [{"patient_id": f"Q{i:04d}", "age": 30 + i % 50, "diagnosis": "高血压", "cost": 80.0 + i} for i in range(120)]
+pacsv.write_csv(pa.Table.from_pylist(more), work / "visits-2026.csv")
+with dataex.open(work / "node", token=HOSPITAL) as provider:
+    mine = provider.register(work / "visits-2026.csv", "门诊 2026 (outpatient visits)", "proprietary")
+    report = mine.quality()
+"registered in-process", mine.rows, report.grade in "ABCD"
 
 # %%
 ex.close()

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     ``db_url`` defaults to a SQLite file in the home (WAL mode); give a
     ``postgresql+psycopg://`` URL to keep metadata in PostgreSQL. ``store_url`` defaults to
     ``<home>/store``; any fsspec URL works. The node key always lives in the home.
+    ``max_upload_bytes`` bounds one upload through the HTTP API or the web console (default 2 GiB;
+    ``DATAEX_MAX_UPLOAD_BYTES`` overrides it); a larger one is refused with ``FileTooLarge``.
     """
 
     model_config = SettingsConfigDict(env_prefix="DATAEX_", extra="ignore")
@@ -28,6 +30,7 @@ class Settings(BaseSettings):
     db_url: str | None = None
     store_url: str | None = None
     node_name: str = "dataex-node"
+    max_upload_bytes: int = Field(default=2 << 30, gt=0)
 
     @property
     def resolved_db_url(self) -> str:

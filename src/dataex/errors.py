@@ -13,6 +13,7 @@ HTTP ``status``; the CLI, the HTTP API and the SDK turn them into responses in e
     │   │   └── UnsupportedFormat 400  a file type dataex cannot read
     │   ├── UnsafePath            400  a path that escapes where it must stay (``../``)
     │   ├── InputFileNotFound     400  a path that does not exist or is not a regular file
+    │   ├── FileTooLarge          413  an upload past the node's size limit (``max_upload_bytes``)
     │   ├── ArbitragePrice        400  a per-ε price schedule that allows arbitrage
     │   ├── InvalidHierarchy      400  a generalization hierarchy missing a value or not a tree
     │   ├── AnonymizationInfeasible 422  no transformation meets the privacy models
@@ -134,6 +135,17 @@ class InputFileNotFound(InvalidInput):
     """A path that does not exist, or is not a regular file."""
 
     code = "file_not_found"
+
+
+class FileTooLarge(InvalidInput):
+    """An upload larger than the node's limit (``Settings.max_upload_bytes``); nothing was stored."""
+
+    code = "file_too_large"
+    status = 413
+
+    def __init__(self, message: str, *, limit: int) -> None:
+        super().__init__(message, limit=limit)
+        self.limit = limit
 
 
 class Unauthorized(DataexError):

@@ -181,3 +181,12 @@ def test_digest_streams_sorted_prefixes_like_the_unsorted_builder(tmp_path: Path
     hs = [r[0] for r in con.execute(row_hash_sql(COLUMNS, f"read_parquet('{src}')")).fetchall()]
     assert fp.rows == 4
     assert fp.minhash == _signature_of([int(h[:16], 16) for h in hs])
+
+
+def test_the_digest_connection_draws_no_progress_bar() -> None:
+    con = connect()
+    try:
+        assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)
+        assert con.execute("SELECT current_setting('TimeZone')").fetchone() == ("UTC",)
+    finally:
+        con.close()

@@ -6,7 +6,7 @@ operation of the OpenAPI document (about 25 s on a 2-core machine). Findings are
 whole run, then each property is checked on them, naming the method, path, input and response.
 
 The third property, no response to one party contains another party's data: the hospital registers a
-private dataset whose cells and description carry ``MARKER``; neither the marker nor the hospital's
+private dataset whose title, cells and description carry ``MARKER``; neither the marker nor the hospital's
 token may appear in any response to the insurer, in the fuzz run and in a sweep of every GET route
 with the real ids filled in (the same sweep as the hospital must find the marker, so the check bites).
 
@@ -103,7 +103,7 @@ def fuzz(
 
 @dataclass(frozen=True)
 class Private:
-    """The hospital's private dataset, carrying ``MARKER`` in its cells and its description."""
+    """The hospital's private dataset, carrying ``MARKER`` in its title, its cells and its description."""
 
     dataset_id: str
     hospital_id: str
@@ -118,7 +118,7 @@ def private(live_node: LiveNode, tmp_path_factory: pytest.TempPathFactory) -> Pr
     csv = tmp_path_factory.mktemp("private") / "private.csv"
     pacsv.write_csv(pa.Table.from_pylist(rows), csv)
     with open(live_node.home, live_node.hospital) as hospital:
-        ds = hospital.register(csv, "ward notes", "proprietary")
+        ds = hospital.register(csv, f"ward notes {MARKER}", "proprietary")
         ds.offer("L1", purposes=["research"], epsilon=1.0)
         hospital_id = str(hospital.whoami()["id"])
     update = {"visibility": "private", "description": f"internal: {MARKER}"}

@@ -66,5 +66,6 @@ def test_the_notebook_runs_and_renders_its_dataframe(tmp_path: Path, monkeypatch
     assert "Quality report ds_" in html  # ds.quality(), rendered by its _repr_html_
     assert "(0.5, 2.5)" in html  # ε charged, ε left
     assert "(400, ['patient_id', 'age', 'diagnosis', 'cost'])" in html  # the extract
+    assert re.search(r"\((&#x27;|')registered in-process(&#x27;|'), 120, True\)", html)  # dataex.open()
     streams = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "stream"]
     assert streams == []  # nothing printed besides the results (the server logs to a file)

@@ -122,6 +122,24 @@ def test_the_dataset_page_draws_the_lineage(console: Console, tmp_path: Path) ->
     )
 
 
+def test_the_lineage_hides_another_partys_private_datasets(console: Console, tmp_path: Path) -> None:
+    source = register(console, visits_csv(tmp_path / "visits.csv"), "SECRET-SOURCE visits")
+    middle = register(
+        console, visits_csv(tmp_path / "mid.csv", rows=60), "public middle", derived_from=source
+    )
+    hidden = register(
+        console, visits_csv(tmp_path / "fewer.csv", rows=40), "SECRET-CHILD visits", derived_from=middle
+    )
+    for dataset_id in (source, hidden):
+        describe(console.ex, dataset_id, actor=console.hospital.party, visibility="private")
+    page = console.client(console.insurer).get(f"/dataset/{middle}").text
+    assert "SECRET" not in page and hidden not in page
+    graph = page.split('id="lineage-graph"', 1)[1].split("</figure>", 1)[0]
+    assert source in graph  # its id is the dataset's derived_from anyway
+    owner = console.client(console.hospital).get(f"/dataset/{middle}").text
+    assert "SECRET-SOURCE" in owner and "SECRET-CHILD" in owner
+
+
 def test_offers_show_prices_units_and_limits(console: Console, tmp_path: Path) -> None:
     visits = register(console, visits_csv(tmp_path / "visits.csv"), "门诊就诊记录")
     hospital = console.hospital.party

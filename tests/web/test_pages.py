@@ -211,12 +211,20 @@ def test_a_bad_upload_gets_an_error_page_and_stores_nothing(console: Console) ->
     assert console.ex.list_datasets() == []
 
 
-def test_a_private_dataset_is_refused_like_the_api(console: Console, tmp_path: Path) -> None:
-    dataset_id = upload(console, console.client(console.hospital), tmp_path)
+def test_a_private_dataset_is_missing_to_others_like_the_api(console: Console, tmp_path: Path) -> None:
+    dataset_id = upload(console, console.client(console.hospital), tmp_path, title="病房 SECRET-TITLE")
     describe(console.ex, dataset_id, actor=console.hospital.party, visibility="private")
     assert console.client(console.hospital).get(f"/dataset/{dataset_id}").status_code == 200
-    web = console.client(console.insurer).get(f"/dataset/{dataset_id}")
-    api = TestClient(console.app).get(
-        f"/datasets/{dataset_id}/metadata", headers={"Authorization": f"Bearer {console.insurer.token}"}
-    )
-    assert web.status_code == api.status_code >= 403 and "<html" in web.text
+    unknown = "ds_" + "0" * (len(dataset_id) - 3)
+    for actor in (console.insurer, console.auditor):
+        client = console.client(actor)
+        web = client.get(f"/dataset/{dataset_id}")
+        api = TestClient(console.app).get(
+            f"/datasets/{dataset_id}", headers={"Authorization": f"Bearer {actor.token}"}
+        )
+        assert web.status_code == api.status_code == 404 and "<html" in web.text
+        missing = client.get(f"/dataset/{unknown}").text.replace(unknown, dataset_id)
+        assert web.text == missing  # no oracle of its existence
+        assert "SECRET-TITLE" not in web.text and "SECRET-TITLE" not in client.get("/").text
+        verify = client.post(f"/dataset/{dataset_id}/verify", data={"csrf": csrf_of(client.get("/").text)})
+        assert verify.status_code == 404 and "SECRET-TITLE" not in verify.text

@@ -7,9 +7,11 @@ from pathlib import Path
 from dataex.catalog.metadata import get_metadata
 from dataex.contracts import lifecycle
 from dataex.contracts.offers import create_offer
+from dataex.exchange import Exchange
 from dataex.market import settlement
-from tests.conftest import add
-from tests.web.conftest import Console, csrf_of, register, upload_file, visits_csv
+from tests.conftest import Node, add
+from tests.state import snapshot
+from tests.web.conftest import Console, csrf_of, register, upload_file, visits_csv, web_app
 
 
 def test_upload_runs_in_the_background_and_shows_progress(console: Console, tmp_path: Path) -> None:
@@ -41,18 +43,29 @@ def test_upload_runs_in_the_background_and_shows_progress(console: Console, tmp_
     assert rival.get(f"/provider/uploads/{task_id}").status_code == 404
 
 
-def test_an_upload_over_the_limit_is_refused_and_stores_nothing(console: Console, tmp_path: Path) -> None:
-    console.app.state.web_upload_limit = 100
-    client = console.client(console.hospital)
-    token = csrf_of(client.get("/provider").text)
-    r = client.post(
-        "/provider/datasets",
-        data={"csrf": token, "title": "big", "license": "CC-BY-4.0"},
-        files={"file": ("visits.csv", visits_csv(tmp_path / "v.csv").read_bytes(), "text/csv")},
-    )
-    assert r.status_code == 400 and "larger than the limit of 100 bytes" in r.text
-    assert console.ex.list_datasets() == []
-    assert list(console.ex.settings.staging_dir.iterdir()) == []
+def test_an_upload_over_the_configured_limit_is_refused_and_stores_nothing(tmp_path: Path) -> None:
+    ex, token = Exchange.init(home=tmp_path / "node", max_upload_bytes=100)
+    try:
+        node = Node(ex, tmp_path / "node", token)
+        insurer = add(node, "Ping An Health", kind="insurer", role="consumer")
+        auditor = add(node, "Shanghai CAC", kind="government", role="auditor")
+        console = Console(node, web_app(ex), add(node, "Ruijin Hospital"), insurer, auditor)
+        client = console.client(console.hospital)
+        before = snapshot(ex)
+        for lang, heading in (("en", "The file is too large"), ("zh_CN", "文件太大")):
+            client.cookies.set("lang", lang)
+            r = client.post(
+                "/provider/datasets",
+                data={"csrf": csrf_of(client.get("/provider").text), "title": "big", "license": "CC-BY-4.0"},
+                files={"file": ("visits.csv", visits_csv(tmp_path / "v.csv").read_bytes(), "text/csv")},
+                follow_redirects=False,
+            )
+            assert r.status_code == 413 and "<html" in r.text and heading in r.text  # no task started
+            assert "larger than the limit of 100 bytes" in r.text
+        assert snapshot(ex) == before  # no dataset, no log entry, nothing stored or staged
+        assert list(ex.settings.staging_dir.iterdir()) == []
+    finally:
+        ex.close()
 
 
 def test_a_failing_registration_shows_its_error_on_the_progress_page(

@@ -1,16 +1,27 @@
-"""Dataset records as the services hand them out (never the table row itself)."""
+"""Dataset records as the services hand them out (never the table row itself).
+
+``list_datasets`` and ``get_dataset`` are the catalog's view of them for a viewer: a dataset whose
+metadata is ``private`` is shown to its owner and the operator only. To anyone else it does not
+exist: the list omits it and ``get_dataset`` raises ``DatasetNotFound`` exactly as for an unknown
+id, so the answer is no oracle of its existence. Auditors are no exception: they read the log,
+not the catalog.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
-from dataex.db.models import DatasetRow
+from dataex.db.models import DatasetMetadataRow, DatasetRow
 from dataex.errors import DatasetNotFound
+from dataex.identity.parties import Party
+
+if TYPE_CHECKING:
+    from dataex.exchange import Exchange
 
 Right = Literal["holding", "processing_use", "product_operation"]
 RIGHTS: tuple[str, ...] = get_args(Right)
@@ -69,3 +80,47 @@ def list_dataset_rows(session: Session, *, owner_id: str | None = None) -> list[
     if owner_id is not None:
         q = q.where(DatasetRow.owner_id == owner_id)
     return list(session.scalars(q))
+
+
+CatalogViewer = Party | Literal["anonymous"] | None
+"""Who looks at the catalog: a party, ``"anonymous"`` (an HTTP client without a token), or ``None``
+(the local operator, as in the CLI)."""
+
+
+def visible_to(viewer: CatalogViewer) -> ColumnElement[bool] | None:
+    """The condition a ``DatasetRow`` must meet for ``viewer`` to see it (``None``: every one)."""
+    if viewer is None or (isinstance(viewer, Party) and viewer.is_operator):
+        return None
+    private = (
+        select(DatasetMetadataRow.dataset_id)
+        .where(DatasetMetadataRow.dataset_id == DatasetRow.id, DatasetMetadataRow.visibility == "private")
+        .exists()
+    )
+    if isinstance(viewer, Party):
+        return or_(~private, DatasetRow.owner_id == viewer.id)
+    return ~private
+
+
+def list_datasets(ex: Exchange, *, owner: str | None = None, viewer: CatalogViewer = None) -> list[Dataset]:
+    """The datasets ``viewer`` may see (``owner``: of that party only), oldest first."""
+    q = select(DatasetRow).order_by(DatasetRow.registered_at, DatasetRow.id)
+    if owner is not None:
+        q = q.where(DatasetRow.owner_id == owner)
+    visible = visible_to(viewer)
+    if visible is not None:
+        q = q.where(visible)
+    with ex.session() as s:
+        return [Dataset.of(r) for r in s.scalars(q)]
+
+
+def get_dataset(ex: Exchange, dataset_id: str, *, viewer: CatalogViewer = None) -> Dataset:
+    """The dataset, if ``viewer`` may see it; ``DatasetNotFound`` otherwise, as for an unknown id."""
+    q = select(DatasetRow).where(DatasetRow.id == dataset_id)
+    visible = visible_to(viewer)
+    if visible is not None:
+        q = q.where(visible)
+    with ex.session() as s:
+        row = s.scalar(q)
+        if row is None:
+            raise DatasetNotFound(dataset_id)
+        return Dataset.of(row)

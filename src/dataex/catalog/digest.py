@@ -25,6 +25,7 @@ import duckdb
 import numpy as np
 
 from dataex.catalog.minhash import OnePermutationBuilder
+from dataex.engines.duckdb import quiet_connect
 
 DIGEST_HEADER = "dataex-digest/1\n"
 SCHEMA_HEADER = "dataex-schema/1\n"
@@ -75,9 +76,8 @@ class TableFingerprint:
 
 def connect() -> duckdb.DuckDBPyConnection:
     """A DuckDB connection set up the way every digest is computed (UTC, quiet)."""
-    con = duckdb.connect()
+    con = quiet_connect()
     con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")
     return con
 
 

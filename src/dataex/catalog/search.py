@@ -289,6 +289,23 @@ def ranked(
     return page, int(session.execute(count_query(dialect, viewer, filters), params).scalar_one())
 
 
+# -- browsing (no query: the catalog's newest datasets) -----------------------------------------
+def browse_page(session: Session, *, viewer: Viewer, filters: Filters, limit: int, offset: int) -> list[str]:
+    """One page of the ids of the datasets ``viewer`` sees that pass ``filters``, newest first.
+
+    What a catalog shows before anything is searched; the same visibility rule and filters as
+    ``search``, read from ``search_documents``.
+    """
+    q = _filtered(select(SearchDocumentRow.dataset_id), viewer, filters)
+    return list(session.scalars(q.order_by(SearchDocumentRow.id.desc()).limit(limit).offset(offset)))
+
+
+def browse_count(session: Session, *, viewer: Viewer, filters: Filters) -> int:
+    """How many datasets ``browse_page`` pages through (it reads every matching search document)."""
+    q = _filtered(select(func.count()).select_from(SearchDocumentRow), viewer, filters)
+    return int(session.scalar(q) or 0)
+
+
 def _validate_page(limit: int, offset: int, tier: str | None) -> None:
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}; got {limit}")

@@ -2,7 +2,8 @@
 
 An upload arrives as a byte stream with the client's file name. ``check_upload_name`` refuses a
 name whose suffix no importer reads (before any byte is stored); ``copy_limited`` copies the
-stream in chunks and refuses one past ``max_bytes``; ``register_upload`` does both inside a
+stream in chunks and refuses one past ``max_bytes`` (``FileTooLarge``, HTTP 413; the node's limit
+is ``Settings.max_upload_bytes``); ``register_upload`` does both inside a
 staging work directory, registers the copy, then (``analyze``) classifies it and scores its
 quality. Each phase is reported to ``progress`` so that a caller running it in the background can
 show how far it got. Nothing is stored when a check fails: the staging directory is removed
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Final, Literal
 
 from dataex.catalog.datasets import RIGHTS, Dataset
-from dataex.errors import Forbidden, InvalidInput
+from dataex.errors import FileTooLarge, Forbidden, InvalidInput
 from dataex.storage.importer import SUFFIXES
 
 if TYPE_CHECKING:
@@ -25,8 +26,6 @@ if TYPE_CHECKING:
     from dataex.identity.parties import Party
 
 CHUNK: Final = 1 << 20
-MAX_UPLOAD_BYTES: Final = 2 << 30
-"""The default limit of one upload (2 GiB); callers pass their configured limit."""
 Phase = Literal["receiving", "registering", "classifying", "scoring", "done"]
 PHASES: Final[tuple[Phase, ...]] = ("receiving", "registering", "classifying", "scoring", "done")
 Progress = Callable[[str, int], None]
@@ -55,12 +54,16 @@ def check_upload_name(filename: str | None) -> tuple[str, str]:
 def copy_limited(
     source: IO[bytes], target: IO[bytes], *, max_bytes: int, progress: Progress | None = None
 ) -> int:
-    """Copies ``source`` to ``target`` in chunks; ``InvalidInput`` once more than ``max_bytes`` came."""
+    """Copies ``source`` to ``target`` in chunks; ``FileTooLarge`` once more than ``max_bytes`` came."""
     copied = 0
     while chunk := source.read(CHUNK):
         copied += len(chunk)
         if copied > max_bytes:
-            raise InvalidInput(f"the upload is larger than the limit of {max_bytes} bytes", limit=max_bytes)
+            raise FileTooLarge(
+                f"the upload is larger than the limit of {max_bytes} bytes"
+                " (the node's max_upload_bytes, DATAEX_MAX_UPLOAD_BYTES)",
+                limit=max_bytes,
+            )
         target.write(chunk)
         if progress is not None:
             progress("receiving", copied)
@@ -88,12 +91,13 @@ def register_upload(
     derived_from: str | None = None,
     owner: str | None = None,
     analyze: bool = True,
-    max_bytes: int = MAX_UPLOAD_BYTES,
+    max_bytes: int | None = None,
     progress: Progress | None = None,
 ) -> Uploaded:
     """Registers the bytes of ``source`` as a dataset of ``owner`` (default: ``actor``).
 
-    A party registers for itself; only the operator names another owner.
+    A party registers for itself; only the operator names another owner. ``max_bytes`` defaults
+    to the node's ``max_upload_bytes``.
     """
     if not actor.is_operator and owner not in (None, actor.id):
         raise Forbidden("a party registers data for itself only")
@@ -104,7 +108,8 @@ def register_upload(
     with ex.staging.work() as work:
         local = work.dir / f"upload{suffix}"
         with local.open("wb") as out:
-            size = copy_limited(source, out, max_bytes=max_bytes, progress=report)
+            limit = ex.settings.max_upload_bytes if max_bytes is None else max_bytes
+            size = copy_limited(source, out, max_bytes=limit, progress=report)
         report("registering", size)
         reg = ex.register(
             local,

@@ -1,4 +1,5 @@
-"""The default engine: DuckDB in-process, one fresh in-memory connection per query."""
+"""The default engine: DuckDB in-process, one fresh in-memory connection per query; and
+``quiet_connect``, the one way dataex's services open a DuckDB connection of their own."""
 
 from __future__ import annotations
 
@@ -6,7 +7,24 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import duckdb
     import pyarrow as pa
+
+
+def quiet_connect() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection that draws no progress bar, in a terminal or in Jupyter.
+
+    DuckDB refuses ``enable_progress_bar`` in ``connect(config=...)`` (a global option), and inside
+    Jupyter without ipywidgets it refuses any change to the setting, even to ``false``; there the bar
+    is off already. So the setting is switched off only where it is on.
+    """
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    on = con.execute("SELECT current_setting('enable_progress_bar')").fetchone()
+    if on is not None and on[0]:
+        con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def _literal(text: str) -> str:

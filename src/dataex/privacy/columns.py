@@ -19,6 +19,7 @@ from typing import Any, Final
 
 import duckdb
 
+from dataex.engines.duckdb import quiet_connect
 from dataex.privacy.detect import RECOGNIZERS, Recognizer, find_all
 from dataex.privacy.detect.identity import resident_id_birth_date
 from dataex.privacy.detect.people import parse_date
@@ -210,9 +211,8 @@ def detect_parquet(
     """Classifies every column of the Parquet file at ``src`` (a local path or DuckDB-readable URL)."""
     import time
 
-    con = duckdb.connect()
+    con = quiet_connect()
     try:
-        con.execute("SET enable_progress_bar = false")
         if columns is None:
             described = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [src]).fetchall()
             columns = [(str(r[0]), str(r[1])) for r in described]

@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 import duckdb
 
+from dataex.engines.duckdb import quiet_connect
+
 Kind = Literal["number", "string", "date", "bool", "other"]
 HISTOGRAM_BINS = 20
 CATEGORICAL_MAX = 30
@@ -81,8 +83,7 @@ class Profile:
 
 def connect(path: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the dataset as view ``t`` (``file_row_number`` = position)."""
-    con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")
+    con = quiet_connect()
     con.execute(f"CREATE VIEW t AS SELECT * FROM read_parquet({literal(str(path))}, file_row_number = true)")
     return con
 

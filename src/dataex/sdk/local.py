@@ -64,10 +64,14 @@ class LocalTransport:
         return out
 
     def list_datasets(self, *, owner: str | None) -> list[dict[str, Any]]:
-        return [_public_dataset(d) for d in self.ex.list_datasets(owner=owner)]
+        from dataex.catalog import datasets
+
+        return [_public_dataset(d) for d in datasets.list_datasets(self.ex, owner=owner, viewer=self.party)]
 
     def get_dataset(self, dataset_id: str) -> dict[str, Any]:
-        return _public_dataset(self.ex.get_dataset(dataset_id))
+        from dataex.catalog import datasets
+
+        return _public_dataset(datasets.get_dataset(self.ex, dataset_id, viewer=self.party))
 
     def register(
         self, path: Path, *, title: str, license: str, rights: list[str] | None, owner: str | None

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from dataex.api.deps import ExchangeDep
+from dataex.catalog import datasets
 from dataex.catalog import demand as demands
 from dataex.catalog.metadata import get_metadata
 from dataex.catalog.search import Filters, search
@@ -92,14 +93,14 @@ def _search_filters(filters: Filters) -> dict[str, Any]:
 
 @router.get("/dataset/{dataset_id}")
 def dataset_page(request: Request, dataset_id: str, ex: ExchangeDep, party: SignedIn) -> Response:
-    meta = get_metadata(ex, dataset_id, viewer=party)  # refuses a private dataset like the API
+    dataset = datasets.get_dataset(ex, dataset_id, viewer=party)  # another's private one: 404, as the API
+    meta = get_metadata(ex, dataset_id, viewer=party)
     try:
         quality = get_report(ex, dataset_id, viewer=party)
     except NotFound:
         quality = None
     classification = find_classification(ex, dataset_id)
-    dataset = ex.get_dataset(dataset_id)
-    line = queries.lineage(ex, dataset_id)
+    line = queries.lineage(ex, dataset_id, viewer=party)
     context = {
         "d": dataset,
         "owner": ex.get_party(dataset.owner_id).name,
@@ -140,5 +141,5 @@ def _charts(
 
 @router.post("/dataset/{dataset_id}/verify", dependencies=CSRF)
 def verify_certificate(request: Request, dataset_id: str, ex: ExchangeDep, party: SignedIn) -> Response:
-    result = ex.verify_certificate(ex.get_dataset(dataset_id).certificate)
+    result = ex.verify_certificate(datasets.get_dataset(ex, dataset_id, viewer=party).certificate)
     return render(request, "_verify.html", {"result": result}, party=party)

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from dataex.api.deps import ExchangeDep
+from dataex.catalog import datasets
 from dataex.catalog import upload as uploads
 from dataex.catalog.metadata import RAI_TERMS, describe, get_metadata
 from dataex.contracts import lifecycle
@@ -62,7 +63,7 @@ def upload(
 ) -> Response:
     """Checks the form, keeps a private copy of the file, and registers it in the background."""
     name, _suffix = uploads.check_upload_name(file.filename)
-    limit: int = getattr(request.app.state, "web_upload_limit", uploads.MAX_UPLOAD_BYTES)
+    limit = ex.settings.max_upload_bytes
     ex.settings.staging_dir.mkdir(parents=True, exist_ok=True)
     copy = tempfile.TemporaryFile(dir=ex.settings.staging_dir)  # noqa: SIM115 - closed by the task
     try:
@@ -106,7 +107,7 @@ def upload_progress(request: Request, task_id: str, party: Provider) -> Response
 # -- describe ------------------------------------------------------------------------------------
 @router.get("/provider/datasets/{dataset_id}/describe")
 def describe_form(request: Request, dataset_id: str, ex: ExchangeDep, party: Provider) -> Response:
-    dataset = ex.get_dataset(dataset_id)
+    dataset = datasets.get_dataset(ex, dataset_id, viewer=party)
     if dataset.owner_id != party.id and not party.is_operator:
         raise Forbidden(f"only the owner of {dataset_id} (or the operator) may describe it")
     context = {"d": dataset, "meta": get_metadata(ex, dataset_id, viewer=party), "rai_keys": RAI_FORM}

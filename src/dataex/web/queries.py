@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, func, select
 
-from dataex.catalog.search import Filters, Viewer, _filtered
+from dataex.catalog.datasets import visible_to
+from dataex.catalog.search import Filters, Viewer, browse_count, browse_page
 from dataex.db.models import (
     CheckpointRow,
     ComputeJobRow,
@@ -57,16 +58,14 @@ def browse(ex: Exchange, *, actor: Party, filters: Filters, limit: int, offset: 
     appends a log entry), since counting reads every search document.
     """
     viewer = Viewer.of(actor)
-    ids = _filtered(select(SearchDocumentRow.dataset_id), viewer, filters)
     with ex.session() as s:
-        page = list(s.scalars(ids.order_by(SearchDocumentRow.id.desc()).limit(limit).offset(offset)))
+        page = browse_page(s, viewer=viewer, filters=filters, limit=limit, offset=offset)
         if offset == 0 and len(page) < limit:
             return page, len(page)
         key = (id(ex), ex.log.size(s), viewer, filters)
         total = _COUNTS.get(key)
         if total is None:
-            count = _filtered(select(func.count()).select_from(SearchDocumentRow), viewer, filters)
-            total = int(s.scalar(count) or 0)
+            total = browse_count(s, viewer=viewer, filters=filters)
     with _COUNTS_LOCK:
         _COUNTS[key] = total
         _COUNTS.move_to_end(key)
@@ -119,22 +118,33 @@ class Lineage:
     derived: list[tuple[str, str]]
 
 
-def lineage(ex: Exchange, dataset_id: str, *, depth: int = 8) -> Lineage:
-    """Where ``dataset_id`` comes from (``derived_from``, up to ``depth`` steps) and what came from it."""
+def lineage(ex: Exchange, dataset_id: str, *, viewer: Party, depth: int = 8) -> Lineage:
+    """Where ``dataset_id`` comes from (``derived_from``, up to ``depth`` steps) and what came from it,
+    as far as ``viewer`` may see: a private ancestor of another party ends the chain with its id only
+    (``derived_from`` shows that id anyway), a private derived dataset of another party is left out."""
+    visible = visible_to(viewer)
+    seen = select(DatasetRow.id).where(DatasetRow.id == bindparam("id"))
+    if visible is not None:
+        seen = seen.where(visible)
     ancestors: list[tuple[str, str]] = []
     step = select(DatasetRow.derived_from).where(DatasetRow.id == bindparam("id"))
     title = select(DatasetRow.title).where(DatasetRow.id == bindparam("id"))
     with ex.session() as s:
         parent = s.scalar(step, {"id": dataset_id})
         while parent is not None and len(ancestors) < depth:
+            if s.scalar(seen, {"id": parent}) is None:
+                ancestors.append((parent, ""))
+                break
             ancestors.append((parent, s.scalar(title, {"id": parent}) or ""))
             parent = s.scalar(step, {"id": parent})
-        children = s.execute(
+        children = (
             select(DatasetRow.id, DatasetRow.title)
             .where(DatasetRow.derived_from == dataset_id)
             .order_by(DatasetRow.registered_at, DatasetRow.id)
         )
-        derived = [(r[0], r[1]) for r in children]
+        if visible is not None:
+            children = children.where(visible)
+        derived = [(r[0], r[1]) for r in s.execute(children)]
     return Lineage(ancestors=ancestors[::-1], derived=derived)
 
 

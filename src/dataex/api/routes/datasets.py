@@ -2,37 +2,44 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
 
 from dataex.api.deps import CurrentParty, ExchangeDep
 from dataex.api.models import CertificateOut, DatasetPublic, Registered
+from dataex.api.routes.catalog import ViewerDep
+from dataex.catalog import datasets
 from dataex.catalog.datasets import Dataset
-from dataex.errors import Forbidden, InvalidInput
-from dataex.storage.importer import SUFFIXES
+from dataex.catalog.upload import parse_rights, register_upload
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
-CHUNK = 1 << 20
 
 
 @router.get("", response_model=list[DatasetPublic])
-def list_datasets(ex: ExchangeDep, _party: CurrentParty, owner: str | None = None) -> list[Dataset]:
-    return ex.list_datasets(owner=owner)
+def list_datasets(ex: ExchangeDep, party: CurrentParty, owner: str | None = None) -> list[Dataset]:
+    """The datasets the party may see (another party's private ones are omitted)."""
+    return datasets.list_datasets(ex, owner=owner, viewer=party)
 
 
 @router.get("/{dataset_id}", response_model=DatasetPublic)
-def show_dataset(dataset_id: str, ex: ExchangeDep, _party: CurrentParty) -> Dataset:
-    return ex.get_dataset(dataset_id)
+def show_dataset(dataset_id: str, ex: ExchangeDep, party: CurrentParty) -> Dataset:
+    """One dataset; another party's private one answers 404 ``dataset_not_found``, as an unknown id."""
+    return datasets.get_dataset(ex, dataset_id, viewer=party)
 
 
 @router.get("/{dataset_id}/certificate", response_model=CertificateOut)
-def certificate(dataset_id: str, ex: ExchangeDep) -> dict[str, str]:
-    return {"id": dataset_id, "certificate": ex.get_dataset(dataset_id).certificate}
+def certificate(dataset_id: str, ex: ExchangeDep, who: ViewerDep) -> dict[str, str]:
+    """The registration certificate (no token needed for a public dataset)."""
+    return {"id": dataset_id, "certificate": datasets.get_dataset(ex, dataset_id, viewer=who).certificate}
 
 
-@router.post("", response_model=Registered, status_code=201)
+@router.post(
+    "",
+    response_model=Registered,
+    status_code=201,
+    responses={413: {"description": "The file is larger than the node's upload limit (`file_too_large`)"}},
+)
 def register(
     ex: ExchangeDep,
     party: CurrentParty,
@@ -43,35 +50,24 @@ def register(
     derived_from: Annotated[str | None, Form()] = None,
     owner: Annotated[str | None, Form()] = None,
 ) -> dict[str, Any]:
-    if not party.is_operator and owner not in (None, party.id):
-        raise Forbidden("a party registers data for itself only")
-    name = Path(file.filename or "upload").name
-    suffix = Path(name).suffix.lower()
-    if suffix not in SUFFIXES:
-        raise InvalidInput(
-            f"unsupported file type {suffix or '(none)'}; upload one of {', '.join(sorted(SUFFIXES))}"
-        )
-    with ex.staging.work() as work:
-        local = work.dir / f"upload{suffix}"
-        with local.open("wb") as out:
-            while chunk := file.file.read(CHUNK):
-                out.write(chunk)
-        reg = ex.register(
-            local,
-            owner=owner or party.id,
-            title=title,
-            license=license,
-            rights=[r.strip() for r in rights.split(",") if r.strip()],
-            derived_from=derived_from or None,
-            actor=party.id,
-            source_name=name,
-        )
-    d = reg.dataset
+    """Registers the uploaded file (the service the web console's upload calls), then analyzes it."""
+    done = register_upload(
+        ex,
+        file.file,
+        filename=file.filename,
+        actor=party,
+        title=title,
+        license=license,
+        rights=parse_rights(rights),
+        derived_from=derived_from,
+        owner=owner,
+    )
+    d = done.dataset
     return {
         "id": d.id,
         "digest": d.digest,
         "rows": d.rows,
-        "created": reg.created,
+        "created": done.created,
         "log_index": d.log_index,
         "certificate": d.certificate,
     }
