@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -186,8 +186,12 @@ class Exchange:
         actor: str = "operator",
         source_name: str | None = None,
         analyze: bool = True,
+        on_registered: Callable[[Session, DatasetRow], None] | None = None,
     ) -> Registration:
-        """Registers a file; then (``analyze``) classifies the new dataset, each step logged."""
+        """Registers a file; then (``analyze``) classifies the new dataset, each step logged.
+
+        ``on_registered`` runs in the registration's transaction (see ``registration.register``).
+        """
         reg = registration.register(
             self,
             path,
@@ -198,6 +202,7 @@ class Exchange:
             derived_from=derived_from,
             actor=actor,
             source_name=source_name,
+            on_registered=on_registered,
         )
         if reg.created and analyze:
             analyze_dataset(self, reg.dataset.id)

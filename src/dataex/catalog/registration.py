@@ -11,6 +11,7 @@ Order of work, chosen so that a crash at any point leaves the node consistent:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -80,8 +81,14 @@ def register(
     derived_from: str | None = None,
     actor: str = "operator",
     source_name: str | None = None,
+    on_registered: Callable[[Session, DatasetRow], None] | None = None,
 ) -> Registration:
-    """Registers the table in ``path`` for ``owner_id``; see the module docstring for the steps."""
+    """Registers the table in ``path`` for ``owner_id``; see the module docstring for the steps.
+
+    ``on_registered(session, row)`` runs inside the registration's transaction, after its log
+    entry, for a caller whose own state change and log entry belong to the same unit (e.g. the
+    ``dataset.anonymized`` record of a release); it does not run when the data was registered before.
+    """
     rights = list(rights) if rights is not None else list(RIGHTS)
     title, license = _validate(title, license, rights)
     with ex.session() as s:
@@ -134,6 +141,8 @@ def register(
             row.log_index = entry.index
             row.certificate = sign_certificate(ex.key, certificate_payload(ex, row, owner))
             reindex_dataset(s, row.id)
+            if on_registered is not None:
+                on_registered(s, row)
             ex.log.checkpoint(s)
             dataset = Dataset.of(row)
         ex.store.put(ready, sha)

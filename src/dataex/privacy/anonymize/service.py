@@ -5,9 +5,11 @@ classification (quasi-identifiers: dates of birth, addresses, resident IDs and c
 age/sex/postcode; sensitive: sensitive-personal fields; other direct identifiers dropped), runs
 :func:`~dataex.privacy.anonymize.engine.anonymize_table`, registers the release as the source
 owner's dataset with ``derived_from`` (its own digest, certificate and ``dataset.registered``
-entry; classification runs on it), then appends ``dataset.anonymized`` (full spec, hierarchy
-SHA-256 digests, levels, achieved models, risk and utility) in the next transaction, and records
-the models in the derived dataset's Croissant RAI metadata. ``check`` only measures.
+entry; classification runs on it) and, in the same transaction, appends ``dataset.anonymized``
+(full spec, hierarchy SHA-256 digests, levels, achieved models, risk and utility); then records
+the models in the derived dataset's Croissant RAI metadata (``dataset.described``). A release
+identical to one registered before is not registered twice: its ``dataset.anonymized`` entry is
+then appended on its own. ``check`` only measures.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from dataex.privacy.anonymize.models import Models, check_classes
 from dataex.privacy.classify import find_classification
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from dataex.exchange import Exchange
     from dataex.identity.parties import Party
 
@@ -161,6 +165,13 @@ def anonymize(
     if out is not None:
         write_output(outcome.table, out)
     actor_id = actor.id if actor is not None else "operator"
+    entries: list[int] = []
+
+    def record(s: Session, release_id: str) -> None:
+        body = {"dataset_id": release_id, "source_id": dataset_id, "spec": spec.to_dict(), **summary(outcome)}
+        body["spec"]["hierarchies"] = {c: Path(p).name for c, p in spec.hierarchies.items()}
+        entries.append(ex.log.append(s, "dataset.anonymized", _jsonable(body), actor=actor_id).index)
+
     with tempfile.TemporaryDirectory(dir=ex.settings.staging_dir) as tmp:
         path = Path(tmp) / "anonymized.parquet"
         pq.write_table(outcome.table, path)
@@ -173,19 +184,14 @@ def anonymize(
             derived_from=dataset_id,
             actor=actor_id,
             source_name=f"anonymized-{dataset_id}.parquet",
+            on_registered=lambda s, row: record(s, row.id),
         )
-    record = {
-        "dataset_id": reg.dataset.id,
-        "source_id": dataset_id,
-        "spec": spec.to_dict(),
-        **summary(outcome),
-    }
-    record["spec"]["hierarchies"] = {c: Path(p).name for c, p in spec.hierarchies.items()}
-    with ex.transaction() as s:
-        entry = ex.log.append(s, "dataset.anonymized", _jsonable(record), actor=actor_id)
-        ex.log.checkpoint(s)
+    if not entries:  # the same release was registered before: log this run on its own
+        with ex.transaction() as s:
+            record(s, reg.dataset.id)
+            ex.log.checkpoint(s)
     describe(ex, reg.dataset.id, actor=actor, rai=_rai(outcome, dataset_id))
-    return AnonymizationResult(dataset_id, reg.dataset, outcome, entry.index, out)
+    return AnonymizationResult(dataset_id, reg.dataset, outcome, entries[0], out)
 
 
 def _rai(o: Outcome, source: str) -> dict[str, object]:
