@@ -102,8 +102,10 @@ def test_explain_shows_the_plan_and_charges_nothing(dm: DpMarket) -> None:
     assert "ROW_NUMBER" not in plan["sql"]  # the query reads the contribution-bounded copy
     assert "at most 2 row(s)" in plan["bounding"]
     assert [m["statistic"] for m in plan["measurements"]] == ["count", "sum", "sum", "count"]
-    assert all(m["epsilon"] == pytest.approx(0.125) for m in plan["measurements"])
-    assert plan["measurements"][0]["laplace_scale"] == pytest.approx(2 / 0.125)
+    # three outputs (n, total, avg_cost) get ε/3 each; AVG splits its third over its sum and count
+    assert [m["epsilon"] for m in plan["measurements"]] == pytest.approx([0.5 / 3, 0.5 / 3, 0.5 / 6, 0.5 / 6])
+    assert sum(m["epsilon"] for m in plan["measurements"]) == pytest.approx(0.5)
+    assert plan["measurements"][0]["laplace_scale"] == pytest.approx(2 / (0.5 / 3))
     assert rows_snapshot(dm.m.ex) == before
 
 

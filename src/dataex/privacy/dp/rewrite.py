@@ -12,9 +12,11 @@ The SQL (written once in DuckDB's dialect, rendered for each engine by sqlglot) 
 3. the exact aggregates per group, LEFT JOINed to the cross product of the declared domains
    (``VALUES`` lists), so that empty groups appear with zeros.
 
-Noise is added afterwards (dataex.privacy.dp.mechanisms), one measurement at a time, each with an
-equal share ε/m of the query's ε. AVG over a column the owner declared not null shares the COUNT(*)
-measurement. See docs/dp.md for the sensitivities.
+Noise is added afterwards (dataex.privacy.dp.mechanisms), one measurement at a time. The query's ε
+is split equally over its noisy outputs (and the key threshold, when there is one); an output's
+share is split equally over the measurements it uses, and a measurement used by several outputs
+(COUNT(*) and the denominator of an AVG over a column declared not null) gets the sum of its
+shares. See docs/dp.md for the sensitivities.
 """
 
 from __future__ import annotations
@@ -133,17 +135,16 @@ def plan_query(
     if parsed.where is not None:
         _check_types(parsed.where, types)
     k = settings.max_contributions if settings.unit != ROW_UNIT else 1
-    specs = _measurement_specs(parsed, settings)
     thresholded = any(c not in settings.domains for c in parsed.group_by)
-    if thresholded and ("count", None) not in specs:
-        specs.append(("count", None))
-    share = epsilon / len(specs)
+    weights = _weights(parsed, settings, thresholded)
+    specs = list(weights)
+    grouped = bool(parsed.group_by)
     measurements = tuple(
-        _measurement(f"m{i}", kind, column, share, k, settings, types, grouped=bool(parsed.group_by))
-        for i, (kind, column) in enumerate(specs)
+        _measurement(f"m{i}", kind, col, epsilon * weights[(kind, col)], k, settings, types, grouped=grouped)
+        for i, (kind, col) in enumerate(specs)
     )
     by_spec = {spec: m.name for spec, m in zip(specs, measurements, strict=True)}
-    outputs = tuple(_output_plan(o, by_spec, settings.not_null) for o in parsed.outputs)
+    outputs = tuple(_output_plan(o, by_spec, settings) for o in parsed.outputs)
     keys = tuple(f"k{i}" for i in range(len(parsed.group_by)))
     bound_to = None if prebounded or settings.unit == ROW_UNIT else k
     sql = _sql(parsed, settings, types, keys, measurements, thresholded, bound_to)
@@ -191,28 +192,33 @@ def _check_needs(parsed: ParsedQuery, settings: PrivacySettings, dataset_id: str
         )
 
 
-def _measurement_specs(parsed: ParsedQuery, settings: PrivacySettings) -> list[tuple[str, str | None]]:
-    specs: list[tuple[str, str | None]] = []
+Spec = tuple[str, str | None]
 
-    def add(spec: tuple[str, str | None]) -> None:
-        if spec not in specs:
-            specs.append(spec)
 
-    for o in parsed.outputs:
-        if o.kind == "count":
-            add(("count", None))
-        elif o.kind == "count_column":
-            add(("count", None if o.column in settings.not_null else o.column))
-        elif o.kind == "count_distinct":
-            add(("count_distinct", settings.unit))
-        elif o.kind == "sum":
-            add(("sum", o.column))
-        elif o.kind == "avg":
-            add(("centered_sum", o.column))
-            add(("count", None if o.column in settings.not_null else o.column))
-        elif o.kind == "median":
-            add(("median", o.column))
-    return specs
+def _specs_of(o: Output, not_null: tuple[str, ...], unit: str) -> tuple[Spec, ...]:
+    """The measurements an output is computed from."""
+    counted = None if o.column in not_null else o.column
+    table: dict[str, tuple[Spec, ...]] = {
+        "count": (("count", None),),
+        "count_column": (("count", counted),),
+        "count_distinct": (("count_distinct", unit),),
+        "sum": (("sum", o.column),),
+        "avg": (("centered_sum", o.column), ("count", counted)),
+        "median": (("median", o.column),),
+    }
+    return table[o.kind]
+
+
+def _weights(parsed: ParsedQuery, settings: PrivacySettings, thresholded: bool) -> dict[Spec, float]:
+    """Each measurement's share of ε, in order of first use (see the module docstring)."""
+    users = [_specs_of(o, settings.not_null, settings.unit) for o in parsed.outputs if o.kind != "key"]
+    if thresholded:
+        users.append((("count", None),))  # the key threshold's count: a user of its own
+    weights: dict[Spec, float] = {}
+    for specs in users:
+        for spec in specs:
+            weights[spec] = weights.get(spec, 0.0) + 1.0 / len(specs) / len(users)
+    return weights
 
 
 def _measurement(
@@ -250,21 +256,12 @@ def _measurement(
     )
 
 
-def _output_plan(
-    o: Output, by_spec: dict[tuple[str, str | None], str], not_null: tuple[str, ...]
-) -> OutputPlan:
+def _output_plan(o: Output, by_spec: dict[Spec, str], settings: PrivacySettings) -> OutputPlan:
     if o.kind == "key":
         return OutputPlan(o.name, "key", o.column)
-    counted = None if o.column in not_null else o.column
-    spec: dict[str, tuple[tuple[str, str | None], ...]] = {
-        "count": (("count", None),),
-        "count_column": (("count", counted),),
-        "count_distinct": (("count_distinct", o.column),),
-        "sum": (("sum", o.column),),
-        "avg": (("centered_sum", o.column), ("count", counted)),
-        "median": (("median", o.column),),
-    }
-    return OutputPlan(o.name, o.kind, o.column, tuple(by_spec[s] for s in spec[o.kind]))
+    return OutputPlan(
+        o.name, o.kind, o.column, tuple(by_spec[s] for s in _specs_of(o, settings.not_null, settings.unit))
+    )
 
 
 def _clip(column: str, lo: float, hi: float, *, fill: float | None = None) -> str:

@@ -177,10 +177,12 @@ def describe(plan: Plan, runner: Engine) -> dict[str, Any]:
         f"most {plan.max_contributions} row(s), chosen by MD5 of the row (docs/dp.md)",
         "epsilon": plan.epsilon,
         "delta": plan.delta,
-        "budget_split": f"ε split equally over {len(plan.measurements)} measurement(s): "
-        f"{plan.epsilon / len(plan.measurements):g} each (sequential composition); "
-        "AVG = offset + noisy centered sum / noisy count (post-processing; the count is the "
-        "query's COUNT(*) for columns declared not null)",
+        "budget_split": "ε split equally over the noisy outputs (and the key threshold); an "
+        "output's share split equally over its measurements; a measurement several outputs use "
+        "gets the sum of their shares: "
+        + ", ".join(f"{m.name} {m.epsilon:.6g}" for m in plan.measurements)
+        + f" (total {plan.epsilon:g}, sequential composition); AVG = offset + noisy centered sum / "
+        "noisy count (post-processing; the count is the query's COUNT(*) for columns declared not null)",
         "groups": "declared domains, every key released (empty groups too)"
         if plan.domain_complete
         else f"keys without a domain pass OpenDP's Laplace threshold (δ={plan.delta:g}"
