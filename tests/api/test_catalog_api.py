@@ -81,10 +81,13 @@ def test_private_datasets(client: TestClient, fresh_node: Node, hospital: Actor,
         f"/datasets/{dataset_id}/metadata", json={"visibility": "private"}, headers=bearer(hospital.token)
     )
     assert r.json()["visibility"] == "private"
-    assert client.get(f"/datasets/{dataset_id}/croissant").status_code == 401
-    assert client.get(f"/datasets/{dataset_id}/metadata").status_code == 401
+    unknown = client.get("/datasets/ds_0000000000000000/croissant").json()
+    for path in ("croissant", "metadata", "quality"):  # to others it is as absent as an unknown id
+        r = client.get(f"/datasets/{dataset_id}/{path}")
+        assert r.status_code == 404 and r.json()["code"] == unknown["code"] == "dataset_not_found"
     other = add(fresh_node, "Consumer", role="consumer")
-    assert client.get(f"/datasets/{dataset_id}/croissant", headers=bearer(other.token)).status_code == 403
+    r = client.get(f"/datasets/{dataset_id}/croissant", headers=bearer(other.token))
+    assert r.status_code == 404 and r.json()["code"] == "dataset_not_found"
     assert client.get(f"/datasets/{dataset_id}/croissant", headers=bearer(hospital.token)).status_code == 200
     op = bearer(fresh_node.operator_token)
     assert client.get(f"/datasets/{dataset_id}/metadata", headers=op).status_code == 200

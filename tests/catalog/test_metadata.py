@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from dataex.catalog.metadata import Metadata, describe, get_metadata
 from dataex.db.models import LogEntryRow
-from dataex.errors import Forbidden, InvalidInput, Unauthorized
+from dataex.errors import DatasetNotFound, Forbidden, InvalidInput
 from dataex.ledger.log import canonical_json
 from tests.conftest import Actor, Node, add
 from tests.state import snapshot
@@ -129,7 +129,8 @@ def test_private_metadata_is_for_owner_and_operator(
     describe(ex, dataset_id, actor=hospital.party, visibility="private", description="secret")
     assert get_metadata(ex, dataset_id, viewer=hospital.party).description == "secret"
     assert get_metadata(ex, dataset_id).description == "secret"
-    with pytest.raises(Unauthorized):
+    # to anyone else a private dataset does not exist: the same error as an unknown id
+    with pytest.raises(DatasetNotFound):
         get_metadata(ex, dataset_id, viewer="anonymous")
-    with pytest.raises(Forbidden):
+    with pytest.raises(DatasetNotFound):
         get_metadata(ex, dataset_id, viewer=add(fresh_node, "Curious", role="consumer").party)

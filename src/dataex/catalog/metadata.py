@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from dataex.catalog.datasets import get_dataset_row
 from dataex.db.models import DatasetMetadataRow, DatasetRow
-from dataex.errors import Forbidden, InvalidInput, Unauthorized
+from dataex.errors import DatasetNotFound, Forbidden, InvalidInput
 from dataex.ledger.log import canonical_json, utc_now
 
 if TYPE_CHECKING:
@@ -279,13 +279,13 @@ def get_metadata(ex: Exchange, dataset_id: str, *, viewer: Viewer = None) -> Met
 
 
 def check_readable(dataset: DatasetRow, meta: Metadata, viewer: Viewer) -> None:
+    """A private dataset is for its owner and the operator; to anyone else it does not exist
+    (``DatasetNotFound``, exactly as for an unknown id: no existence oracle)."""
     if meta.visibility == "public" or viewer is None:
         return
-    if viewer == ANONYMOUS:
-        raise Unauthorized(f"dataset {dataset.id} is private; authenticate as its owner or the operator")
     if not isinstance(viewer, str) and (viewer.is_operator or viewer.id == dataset.owner_id):
         return
-    raise Forbidden(f"dataset {dataset.id} is private; only its owner and the operator may read it")
+    raise DatasetNotFound(dataset.id)
 
 
 def read_metadata(session: Session, dataset_id: str) -> Metadata:
