@@ -227,3 +227,26 @@ def test_psi_over_http(mk: Market, files: tuple[Path, Path, pa.Table, pa.Table])
         with pytest.raises(AccessDenied):
             run(HttpTransport("http://testserver", mk.insurer.token, client=http), mk.contract("L2").id,
                 input=files[1], column="id_no", reveal="members")  # fmt: skip
+
+
+def test_the_owner_prepares_a_set_ahead_and_sessions_reuse_it(
+    mk: Market, files: tuple[Path, Path, pa.Table, pa.Table]
+) -> None:
+    from dataex.errors import DatasetNotFound, Forbidden
+    from dataex.privacy.psi.service import prepare
+
+    with pytest.raises(Forbidden):
+        prepare(mk.ex, mk.dataset_id, column="id_no", id_type="cn_resident_id", actor=mk.insurer.party)
+    with pytest.raises(UnknownColumn):
+        prepare(mk.ex, mk.dataset_id, column="nope", id_type="cn_resident_id", actor=mk.hospital.party)
+    with pytest.raises(DatasetNotFound):
+        prepare(mk.ex, "ds_0000000000000000", column="id_no", id_type="cn_resident_id", actor=None)
+    assert log_events(mk.ex).count("psi.set.prepared") == 0  # refusals prepared nothing
+    done = prepare(mk.ex, mk.dataset_id, column="id_no", id_type="cn_resident_id", actor=mk.hospital.party)
+    again = prepare(mk.ex, mk.dataset_id, column="id_no", id_type="cn_resident_id", actor=mk.hospital.party)
+    assert done.built and not again.built and again.setup_sha256 == done.setup_sha256
+    assert done.items == len({str(x) for x in files[2].column("id_no").to_pylist()})
+    contract = mk.contract("L2")
+    result = run(LocalTransport(mk.ex, mk.insurer.party), contract.id, input=files[1], column="id_no")
+    assert result.count == len(plain(files[2], files[3]))
+    assert log_events(mk.ex).count("psi.set.prepared") == 1  # the session used the prepared set

@@ -75,6 +75,23 @@ def register_commands(app: typer.Typer) -> None:
             out = to_jsonable(result)
             _show({"id": result.session_id, **out}, as_json=as_json, title=f"PSI {result.mode}")
 
+    @app.command("psi-prepare")
+    def psi_prepare(
+        dataset: Annotated[str, typer.Argument(metavar="DATASET", help="Dataset id (ds_…)")],
+        column: Annotated[str, typer.Option("--column", help="The dataset's identifier column")],
+        id_type: Annotated[str, typer.Option("--type", help="Identifier type, e.g. cn_resident_id")],
+        token: As = None,
+        home: Home = None,
+        as_json: Json = False,
+    ) -> None:
+        """Owner: preprocess a column for PSI now, so the first consumer session does not wait."""
+        from dataex.cli.common import acting
+        from dataex.privacy.psi.service import prepare
+
+        with handled(as_json), open_node(home) as ex:
+            done = prepare(ex, dataset, column=column, id_type=id_type, actor=acting(ex, token))
+            _show(to_jsonable(done), as_json=as_json, title="PSI set prepared")
+
     @app.command("compute")
     def compute(
         contract: Annotated[str, typer.Argument(metavar="CONTRACT", help="Contract id (ctr_…)")],

@@ -38,8 +38,11 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     if recipe.task == "classification" and len(np.unique(y_tr)) < 2:
         raise RecipeRefused("the training split has a single class", field="target")
     model, privacy = _fit(recipe, spec, x_tr, y_tr, names)
-    metrics = _metrics(recipe, model, x_te, y_te)
-    mia = membership_inference(_losses(recipe, model, x_tr, y_tr), _losses(recipe, model, x_te, y_te))
+    out_te = _outputs(recipe, model, x_te)  # one pass over the held-out rows serves metrics and MIA
+    metrics = _metrics(recipe, model, out_te, y_te)
+    n = min(len(y_tr), len(y_te))  # the attack compares equal-size samples: the first n of each
+    member_losses = _losses(recipe, model, _outputs(recipe, model, x_tr[:n]), y_tr[:n])
+    mia = membership_inference(member_losses, _losses(recipe, model, out_te, y_te))
     onnx_bytes, agreement = _onnx(recipe, model, x_te)
     (out / "model.onnx").write_bytes(onnx_bytes)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
@@ -84,21 +87,31 @@ def _matrix(spec: dict[str, Any], recipe: Recipe) -> tuple[npt.NDArray[np.float3
             columns.append(values.astype(np.float32))
             names.append(f)
         else:
-            text = [None if v is None else str(v) for v in col.to_pylist()]
-            cats = domains.get(f) or sorted({v for v in text if v is not None})
+            text = _text(col)
+            cats = domains.get(f) or sorted(str(v) for v in pc.unique(text).drop_null().to_pylist())
             if len(cats) > MAX_CATEGORIES:
                 raise RecipeRefused(f"feature {f!r} has over {MAX_CATEGORIES} categories", field="features")
-            arr = np.asarray(text, dtype=object)
             for c in cats:
-                columns.append((arr == c).astype(np.float32))
+                hit = pc.fill_null(pc.equal(text, c), False)
+                columns.append(hit.to_numpy(zero_copy_only=False).astype(np.float32))
                 names.append(f"{f}={c}")
     x = np.column_stack(columns).astype(np.float32)
     target = table.column(recipe.target)
     if recipe.task == "classification":
-        y: Any = np.asarray([str(v) for v in target.to_pylist()], dtype=object).astype(str)
+        y: Any = _text(target).fill_null("None").to_numpy(zero_copy_only=False).astype(str)
     else:
         y = np.asarray(target.to_numpy(zero_copy_only=False), dtype=np.float64)
     return x, y, names
+
+
+def _text(col: Any) -> Any:
+    """The column as Arrow strings, each value spelled as Python's ``str()`` spells it."""
+    import pyarrow as pa
+    import pyarrow.types as pat
+
+    if pat.is_string(col.type) or pat.is_large_string(col.type):
+        return col.cast(pa.string())
+    return pa.chunked_array([pa.array([None if v is None else str(v) for v in col.to_pylist()], pa.string())])
 
 
 def _is_numeric(t: Any) -> bool:
@@ -215,13 +228,24 @@ def _dp_model(cls: Any, *, epsilon: float | None, data_norm: float, **params: An
     return model
 
 
-def _metrics(recipe: Recipe, model: Any, x: Any, y: Any) -> dict[str, float]:
+def _outputs(recipe: Recipe, model: Any, x: Any) -> tuple[Any, Any]:
+    """(predictions, class probabilities or None), one pass of the model over ``x``.
+
+    A classifier's prediction is its most probable class (``classes_[argmax(proba)]``), which is
+    what scikit-learn's ``predict`` returns for every model on the allow-list.
+    """
+    if recipe.task == "classification":
+        proba = model.predict_proba(x)
+        return np.asarray(model.classes_)[np.argmax(proba, axis=1)], proba
+    return model.predict(x), None
+
+
+def _metrics(recipe: Recipe, model: Any, outputs: tuple[Any, Any], y: Any) -> dict[str, float]:
     from sklearn import metrics as m
 
     out: dict[str, float] = {}
+    pred, proba = outputs
     if recipe.task == "classification":
-        pred = model.predict(x)
-        proba = model.predict_proba(x)
         classes = list(model.classes_)
         for name in recipe.metrics:
             if name == "accuracy":
@@ -234,7 +258,6 @@ def _metrics(recipe: Recipe, model: Any, x: Any, y: Any) -> dict[str, float]:
                 scores = proba[:, 1] if len(classes) == 2 else proba
                 out[name] = float(m.roc_auc_score(y, scores, multi_class="ovr", labels=classes))
     else:
-        pred = model.predict(x)
         for name in recipe.metrics:
             if name == "r2":
                 out[name] = float(m.r2_score(y, pred))
@@ -245,13 +268,15 @@ def _metrics(recipe: Recipe, model: Any, x: Any, y: Any) -> dict[str, float]:
     return {k: round(v, 6) for k, v in out.items()}
 
 
-def _losses(recipe: Recipe, model: Any, x: Any, y: Any) -> npt.NDArray[np.float64]:
+def _losses(recipe: Recipe, model: Any, outputs: tuple[Any, Any], y: Any) -> npt.NDArray[np.float64]:
+    pred, proba = outputs
     if recipe.task == "classification":
-        proba = model.predict_proba(x)
-        index = {c: i for i, c in enumerate(model.classes_)}
-        p = proba[np.arange(len(y)), [index[v] for v in y]]
+        classes = np.asarray(model.classes_)
+        order = np.argsort(classes)
+        index = order[np.searchsorted(classes, np.asarray(y), sorter=order)]
+        p = proba[np.arange(len(y)), index]
         return np.asarray(-np.log(np.clip(p, 1e-12, 1.0)), dtype=np.float64)
-    return np.asarray((np.asarray(y) - model.predict(x)) ** 2, dtype=np.float64)
+    return np.asarray((np.asarray(y) - pred) ** 2, dtype=np.float64)
 
 
 def _onnx(recipe: Recipe, model: Any, x_test: Any) -> tuple[bytes, dict[str, Any]]:

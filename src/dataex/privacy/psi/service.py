@@ -32,7 +32,15 @@ from dataex.contracts import budget
 from dataex.contracts.authorize import Decision, authorize
 from dataex.contracts.consent import consented_source
 from dataex.db.models import ClassificationRow, ContractRow, DatasetRow, PsiPreparedSetRow, PsiSessionRow
-from dataex.errors import AccessDenied, ContractNotFound, DataexError, InvalidInput, UnknownColumn
+from dataex.errors import (
+    AccessDenied,
+    ContractNotFound,
+    DataexError,
+    DatasetNotFound,
+    Forbidden,
+    InvalidInput,
+    UnknownColumn,
+)
 from dataex.identity.parties import Party, new_id
 from dataex.ledger.log import utc_now
 from dataex.privacy.psi import protocol
@@ -184,6 +192,43 @@ def _target(ex: Exchange, decision: Decision, dataset_id: str, id_type: str, col
 
 
 # -- the preprocessed set -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Prepared:
+    """A dataset column's preprocessed set, as its owner sees it (never the key)."""
+
+    dataset_id: str
+    column: str
+    id_type: str
+    items: int
+    setup_sha256: str
+    built: bool
+
+
+def prepare(ex: Exchange, dataset_id: str, *, column: str, id_type: str, actor: Party | None) -> Prepared:
+    """Builds the column's preprocessed set ahead of any session (owner or operator only).
+
+    Sessions build it on first use anyway; preparing it when the dataset is offered spares the
+    first consumer that wait (about a minute for a million identifiers on two cores). Nothing is
+    rebuilt when the set is current (same file, withdrawals and type); ``built`` says which.
+    """
+    with ex.session() as s:
+        dataset = s.get(DatasetRow, dataset_id)
+        if dataset is None:
+            raise DatasetNotFound(dataset_id)
+        if actor is not None and not actor.is_operator and actor.id != dataset.owner_id:
+            raise Forbidden(f"only the owner of {dataset_id} (or the operator) may prepare its PSI sets")
+        names = [str(c["name"]) for c in dataset.columns]
+    if column not in names:
+        raise UnknownColumn(f"dataset {dataset_id} has no column {column!r}", column=column, available=names)
+    target = Target("", dataset_id, "", column, check_type(id_type), consented_source(ex, dataset_id).version)
+    with ex.session() as s:
+        before = s.get(PsiPreparedSetRow, (dataset_id, column))
+        before_sha = None if before is None else before.setup_sha256
+    row = prepared_set(ex, target)
+    built = row.setup_sha256 != before_sha
+    return Prepared(dataset_id, column, row.id_type, row.items, row.setup_sha256, built)
+
+
 def prepared_set(ex: Exchange, target: Target) -> PsiPreparedSetRow:
     """The column's preprocessed set, built (with a fresh key) when missing or the dataset changed."""
     with ex.session() as s:
