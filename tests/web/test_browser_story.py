@@ -92,9 +92,15 @@ def sign_in(browser: Browser, base: str, token: str, *, locale: str = "zh-CN") -
     return page
 
 
+CONTRAST_JS = (Path(__file__).parent / "contrast.js").read_text(encoding="utf-8")
+
+
 def shot(page: Page, name: str) -> None:
+    """Saves the page's screenshot and checks every visible text's contrast (WCAG AA: 4.5:1,
+    3:1 for large text) against the background it is drawn on, in the real browser."""
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    assert page.evaluate(CONTRAST_JS) == [], f"{name}: text below WCAG AA contrast"
 
 
 def test_the_whole_story(console: Console, server: str, browser: Browser, tmp_path: Path) -> None:
