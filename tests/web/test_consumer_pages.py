@@ -72,6 +72,7 @@ def test_explain_shows_the_plan_and_charges_nothing(console: Console, tmp_path: 
     )
     assert r.status_code == 200 and r.text.count('class="interval"') >= 1
     assert 'class="eps-left">2.6 / 3<' in r.text and 'class="queries-left">9 / 10<' in r.text
+    assert "区间是噪声的 95% 区间" in r.text and "intervals are 95%" not in r.text  # the note, translated
 
 
 def extract_contract(console: Console, tmp_path: Path) -> Contract:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from dataex.catalog.datasets import Dataset, get_dataset_row
 from dataex.catalog.metadata import ANONYMOUS, Metadata, Viewer, check_readable, read_metadata
@@ -115,6 +115,10 @@ def _rule_results(
     return out
 
 
+NOTE_NO_TARGET: Final = "No --target given: accuracy does not include label issues."
+"""A fixed note of the report (the web console translates it)."""
+
+
 def _notes(inputs: _Inputs, target: str | None, issues: labels.LabelIssues | None) -> list[str]:
     notes = []
     if inputs.personal is None:
@@ -125,7 +129,7 @@ def _notes(inputs: _Inputs, target: str | None, issues: labels.LabelIssues | Non
     if issues is not None and issues.examined < inputs.dataset.rows:
         notes.append(f"Label issues were searched in a systematic sample of {issues.examined} rows.")
     if target is None:
-        notes.append("No --target given: accuracy does not include label issues.")
+        notes.append(NOTE_NO_TARGET)
     return notes
 
 

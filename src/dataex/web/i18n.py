@@ -22,6 +22,9 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
 
+from dataex.privacy.dp.service import NOTES as DP_NOTES
+from dataex.quality.service import NOTE_NO_TARGET as QUALITY_NOTE_NO_TARGET
+
 LOCALES: Final = ("zh_CN", "en")
 DEFAULT: Final = "zh_CN"
 LANG_COOKIE: Final = "lang"
@@ -102,5 +105,8 @@ DYNAMIC_MESSAGES: Final = (
     *("requested", "approved", "rejected", "active", "expired", "revoked", "exhausted"),
     # compute job states, PSI session states, order states
     *("queued", "running", "succeeded", "failed", "killed", "done", "open", "paid", "due"),
+    # the services' fixed notes on DP answers and quality reports
+    *DP_NOTES,
+    QUALITY_NOTE_NO_TARGET,
 )
 """Message ids that appear in templates only as variables; the catalog test checks them too."""

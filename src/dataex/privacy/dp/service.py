@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
@@ -313,14 +313,22 @@ def _answer(
         engine=runner.name,
         query_hash=query_hash,
         explain=explain,
-        notes=["the same query at the same ε was answered before: the same answer, nothing charged"]
+        notes=[NOTE_CACHED]
         if cached is not None
         else [],
     )
 
 
+NOTE_INTERVALS: Final = (
+    "intervals are 95% intervals of the noise around the clipped, contribution-bounded value"
+)
+NOTE_CACHED: Final = "the same query at the same ε was answered before: the same answer, nothing charged"
+NOTES: Final = (NOTE_INTERVALS, NOTE_CACHED)
+"""The fixed notes an answer may carry (the web console translates them)."""
+
+
 def _notes(threshold: int | None) -> list[str]:
-    notes = ["intervals are 95% intervals of the noise around the clipped, contribution-bounded value"]
+    notes = [NOTE_INTERVALS]
     if threshold is not None:
         notes.append(
             f"keys without a declared domain were released only when their noisy count >= {threshold}"
