@@ -486,6 +486,15 @@ def compute_section(r: dict[str, Any], provenance: str, notes: str = "") -> str:
             r["ratio"] <= 1.2,
         )
     ]
+    if "cold_job_s" in r:
+        rows.append(
+            (
+                "the first job of a process (starts the warm worker pool: imports scikit-learn, ONNX)",
+                f"{r['cold_job_s']:.1f} s",
+                "",
+                None,
+            )
+        )
     return section("Compute-to-data overhead", provenance, "`bench/compute.py`.\n\n" + table(rows), notes)
 
 

@@ -31,14 +31,16 @@ split: {test_size: 0.25, seed: 3}
 
 @pytest.fixture
 def tabular(tmp_path: Path) -> Path:
+    return tabular_csv(tmp_path / "plant.csv", 800)
+
+
+def tabular_csv(path: Path, n: int) -> Path:
     """Non-personal data: two numeric features, one categorical, a label that depends on them."""
-    n = 800
     i = np.arange(n)
     x1, x2 = np.sin(i * 1.7) * 2, (i * 37 % 101) / 10.0  # deterministic, well spread
     grp = np.asarray(["a", "b", "c"])[(i * 7 // 3) % 3]
     score = x1 + 0.3 * x2 + (grp == "b") * 1.5 + np.cos(i * 2.3) * 0.5
     label = np.where(score > 1.5, "yes", "no")
-    path = tmp_path / "plant.csv"
     pacsv.write_csv(pa.table({"x1": x1, "x2": x2, "grp": grp, "label": label, "const": ["k"] * n}), path)
     return path
 
@@ -82,9 +84,67 @@ def test_a_job_succeeds_and_its_onnx_model_predicts_like_scikit_learn(mk: Market
     assert log_events(mk.ex)[-1] == "compute.job.succeeded"
 
 
-def test_a_job_over_its_limits_is_killed_and_not_charged(mk: Market) -> None:
+HEAVY = "max_iter: 2000, max_leaf_nodes: 255"
+
+
+@pytest.fixture
+def big(sqlite_node: Node, tmp_path: Path) -> Market:
+    """100,000 rows: the HEAVY recipe needs well over a minute of CPU on them."""
+    return market(sqlite_node, tabular_csv(tmp_path / "big.csv", 100_000))
+
+
+def test_a_job_over_its_cpu_limit_is_killed_by_the_kernel(big: Market) -> None:
+    mk = big
     contract = mk.contract("L2", max_queries=5)
-    tight = RECIPE + "limits: {wall_seconds: 1}\n"
+    tight = RECIPE.replace("max_iter: 30", HEAVY) + "limits: {cpu_seconds: 1, wall_seconds: 120}\n"
+    job = jobs.run_job(mk.ex, jobs.submit(mk.ex, mk.insurer.party, contract.id, tight).id)
+    assert job.state == "killed" and "CPU-time limit of 1 s" in (job.reason or "")
+    assert job.usage["cpu_seconds"] >= 0.9  # the forked worker's own CPU time, from wait4 (tick-rounded)
+
+
+def test_jobs_fork_from_one_warm_pool_and_die_with_it(mk: Market, tmp_path: Path) -> None:
+    import json
+    import os
+    import threading
+    import time
+
+    from dataex.compute import runner
+
+    contract = mk.contract("L2", max_queries=5)
+    first = jobs.run_job(mk.ex, jobs.submit(mk.ex, mk.insurer.party, contract.id, RECIPE).id)
+    pool = runner._pool._proc
+    assert pool is not None and pool.poll() is None
+    second = jobs.run_job(mk.ex, jobs.submit(mk.ex, mk.insurer.party, contract.id, RECIPE).id)
+    assert second.state == "succeeded" and runner._pool._proc is pool  # the same pool served both
+    # a running worker dies with its pool (as when the node stops): no orphan keeps training
+    spec = json.loads((jobs.job_dir(mk.ex, first.id) / "spec.json").read_text())
+    spec["recipe"]["params"] = {"max_iter": 2000, "max_leaf_nodes": 255}
+    work = tmp_path / "long"
+    (work / "out").mkdir(parents=True)
+    spec["out_dir"] = str(work / "out")
+    (work / "spec.json").write_text(json.dumps(spec))
+    started: list[int] = []
+    outcome: list[runner.Outcome] = []
+    limits = {"cpu_seconds": 600, "memory_mb": 8192, "wall_seconds": 600}
+    watcher = threading.Thread(
+        target=lambda: outcome.append(runner.supervise(work, limits=limits, heartbeat=started.append))
+    )
+    watcher.start()
+    while not started:
+        time.sleep(0.01)
+    time.sleep(0.5)
+    os.kill(started[0], 0)  # training
+    runner._pool.close()
+    watcher.join(30)
+    assert outcome and outcome[0].state == "killed" and not (work / "result.json").exists()
+    with pytest.raises(ProcessLookupError):
+        os.kill(started[0], 0)
+
+
+def test_a_job_over_its_limits_is_killed_and_not_charged(big: Market) -> None:
+    mk = big
+    contract = mk.contract("L2", max_queries=5)
+    tight = RECIPE.replace("max_iter: 30", HEAVY) + "limits: {wall_seconds: 1}\n"
     job = jobs.run_job(mk.ex, jobs.submit(mk.ex, mk.insurer.party, contract.id, tight).id)
     assert job.state == "killed" and "wall-clock" in (job.reason or "")
     assert job.outputs == {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,10 @@ from dataex.compute.recipes import Recipe
 from dataex.errors import RecipeRefused
 
 MAX_CATEGORIES = 200
+
+
+MIA_ROWS: Final = 20_000
+"""Rows of each side (training members, held-out non-members) the membership attack compares."""
 
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:
@@ -40,7 +44,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     model, privacy = _fit(recipe, spec, x_tr, y_tr, names)
     out_te = _outputs(recipe, model, x_te)  # one pass over the held-out rows serves metrics and MIA
     metrics = _metrics(recipe, model, out_te, y_te)
-    n = min(len(y_tr), len(y_te))  # the attack compares equal-size samples: the first n of each
+    n = min(len(y_tr), len(y_te), MIA_ROWS)  # the attack compares equal-size samples: the first n of each
     member_losses = _losses(recipe, model, _outputs(recipe, model, x_tr[:n]), y_tr[:n])
     mia = membership_inference(member_losses, _losses(recipe, model, out_te, y_te))
     onnx_bytes, agreement = _onnx(recipe, model, x_te)
