@@ -24,20 +24,22 @@ def test_demo_scenario_succeeds_end_to_end(tmp_path: Path) -> None:
     assert summary["contract_state"] == "active"
     assert summary["audit"]["ok"] is True and summary["audit"]["problems"] == []
     assert any("originality" in line for line in lines)
+    numbers = [int(line.removeprefix("[bold]").split(".")[0]) for line in lines if line.startswith("[bold]")]
+    assert numbers == list(range(1, len(numbers) + 1))  # every step numbered, none skipped
     assert [line.split("[/]")[0].removeprefix("[bold]") for line in lines if line.startswith("[bold]")][
         -8:
     ] == [
-        "16. DP SQL",
-        "17. anonymized",
-        "18. delivery",
-        "19. PSI",
-        "20. compute",
-        "21. joint product",
-        "22. ledger",
-        "23. audit",
+        "15. DP SQL",
+        "16. anonymized",
+        "17. delivery",
+        "18. PSI",
+        "19. compute",
+        "20. joint product",
+        "21. ledger",
+        "22. audit",
     ]
 
-    # 16. DP SQL under the insurer's L1 contract (ε 3.0): 0.5 charged, top groups with intervals
+    # 15. DP SQL under the insurer's L1 contract (ε 3.0): 0.5 charged, top groups with intervals
     dp = summary["dp"]
     assert dp["epsilon_charged"] == 0.5 and dp["epsilon_remaining"] == 2.5
     assert 1 <= dp["groups"] <= len(DIAGNOSES)
@@ -50,7 +52,7 @@ def test_demo_scenario_succeeds_end_to_end(tmp_path: Path) -> None:
     # the deposit paid the flat L1 price (¥2,000) that was due since approval
     assert len(dp["settled_orders"]) == 1 and dp["insurer_wallet_fen"] == 1_000_000 - 200_000
 
-    # 17. anonymized: a derived dataset, k >= 5, resident IDs to province, ages in bands
+    # 16. anonymized: a derived dataset, k >= 5, resident IDs to province, ages in bands
     anon = summary["anonymized"]
     assert anon["derived_from"] == summary["datasets"][0]["id"]
     assert anon["k"] >= 5
@@ -58,26 +60,26 @@ def test_demo_scenario_succeeds_end_to_end(tmp_path: Path) -> None:
     assert anon["suppressed"] <= 0.02 * 20_000 and anon["rows"] + anon["suppressed"] == 20_000
     assert not {"name", "mobile", "patient_id"} & set(anon["columns"])
 
-    # 18. delivery: every row charged once at 2 fen; the leaked 5% traces to the insurer's L3 contract
+    # 17. delivery: every row charged once at 2 fen; the leaked 5% traces to the insurer's L3 contract
     d = summary["delivery"]
     assert d["rows"] == d["rows_charged"] == anon["rows"]
     assert d["leaked_rows"] == int(anon["rows"] * 0.05)
     assert d["trace_status"] == "match" and d["traced_to"] == d["contract"]
     assert d["false_accusation_bound"] < 1e-6
 
-    # 19. PSI count equals the true overlap of resident IDs
+    # 18. PSI count equals the true overlap of resident IDs
     psi = summary["psi"]
     assert psi["count"] == psi["true_overlap"] > 0
     assert psi["consumer_items"] == 8_000
 
-    # 20. compute-to-data: the DP model trained and only its outputs left the node
+    # 19. compute-to-data: the DP model trained and only its outputs left the node
     job = summary["compute"]
     assert job["state"] == "succeeded", job["reason"]
     assert job["outputs"] == ["metrics.json", "model.onnx", "model_card.json"]
     assert 0.5 <= job["metrics"]["accuracy"] <= 1.0
     assert len(job["onnx_sha256"]) == 64
 
-    # 21. joint product: Shapley weights from the valuation, a split that adds up to the fen, and
+    # 20. joint product: Shapley weights from the valuation, a split that adds up to the fen, and
     # each party's statement read back from its own postings
     prod = summary["product"]
     sale = prod["sale"]
@@ -97,7 +99,7 @@ def test_demo_scenario_succeeds_end_to_end(tmp_path: Path) -> None:
     assert statements["huashan"]["balances"] == {"revenue": sale["shares_fen"][huashan]}
     assert {s["posting_id"] for s in statements.values()} == {sale["posting_id"]}
 
-    # 22. ledger: balances follow the prices (2% fee) and verify
+    # 21. ledger: balances follow the prices (2% fee) and verify
     st = summary["ledger"]["statements"]
     paid = 200_000 + d["rows_charged"] * 2 + 50_000 + PRODUCT_PRICE_FEN
     assert st["insurer"]["wallet"] == 1_000_000 - 200_000 - d["rows_charged"] * 2 - PRODUCT_PRICE_FEN

@@ -71,7 +71,7 @@ def joint_product(ex: Exchange, say: Echo, cast: Cast, *, visits: pa.Table, file
     statements = {name: _sale_statement(ex, party, sold["posting_id"]) for name, party in parties.items()}
     rows = {m["provider_id"]: m["rows"] for m in product.members}
     say(
-        f"[bold]21. joint product[/] {product.id}: Ruijin {rows[cast.hospital.id]:,} + Huashan "
+        f"[bold]20. joint product[/] {product.id}: Ruijin {rows[cast.hospital.id]:,} + Huashan "
         f"{rows[huashan.id]:,} patients (chronic-risk panels, one schema); KNN-Shapley (k={K}) on the "
         f"insurer's {pq.read_metadata(sample).num_rows} audited claims"
     )

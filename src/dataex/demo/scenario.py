@@ -148,7 +148,7 @@ def run_demo(home: Path | None = None, *, echo: Echo | None = None) -> dict[str,
         later |= steps2.ledger(ex, say, cast, others={"huashan": huashan})
         audit = ex.audit()
         say(
-            f"[bold]23. audit[/] {audit.checked.get('entries')} log entries, "
+            f"[bold]22. audit[/] {audit.checked.get('entries')} log entries, "
             f"{audit.checked.get('files')} files: "
             f"{'ok' if audit.ok else audit.problems}"
         )

@@ -52,10 +52,10 @@ def describe_and_find(
     doc = croissant.export_croissant(ex, visits.id, local=True)
     croissant.validate_croissant(doc)
     fields = len(doc["recordSet"][0]["field"])
-    say(f"[bold]9. described[/] Croissant 1.1 document with {fields} fields validates")
+    say(f"[bold]8. described[/] Croissant 1.1 document with {fields} fields validates")
     hits = search.search(ex, "门诊 诊断", actor=lab)
     top = hits.hits[0] if hits.hits else None
-    say(f"[bold]10. search[/] “门诊 诊断” → {hits.total} hit(s), top: {top.title if top else '-'}")
+    say(f"[bold]9. search[/] “门诊 诊断” → {hits.total} hit(s), top: {top.title if top else '-'}")
     wanted = demand.post_demand(
         ex,
         actor=lab,
@@ -68,7 +68,7 @@ def describe_and_find(
     matches = demand.match_demand(ex, wanted.id, actor=lab)
     best = matches[0] if matches else None
     say(
-        f"[bold]11. demand[/] the AI lab asks for age, sex, diagnosis, cost → best match "
+        f"[bold]10. demand[/] the AI lab asks for age, sex, diagnosis, cost → best match "
         f"{best.dataset_id if best else '-'} (score {best.score if best else 0:.2f})"
     )
     return {
@@ -86,10 +86,10 @@ def classify_and_evaluate(ex: Exchange, say: Echo, *, visits: Dataset) -> dict[s
     report = get_report(ex, visits.id)
     dims = ", ".join(f"{k} {v:.0f}" for k, v in report["dimensions"].items())
     say(
-        f"[bold]12. classified[/] grade {classification.grade}: sensitive personal {', '.join(sensitive)}; "
+        f"[bold]11. classified[/] grade {classification.grade}: sensitive personal {', '.join(sensitive)}; "
         f"personal {', '.join(personal)}"
     )
-    say(f"[bold]13. quality[/] grade {report['grade']} ({dims})")
+    say(f"[bold]12. quality[/] grade {report['grade']} ({dims})")
     return {"grade": classification.grade, "sensitive_fields": sensitive, "quality_grade": report["grade"]}
 
 
@@ -125,6 +125,6 @@ def offer_and_contract(
         ex, l1.id, actor=insurer, purpose="insurance-pricing", note="claims cost model"
     )
     approved = lifecycle.approve_contract(ex, requested.id, actor=hospital, reason="purpose fits the offer")
-    say(f"[bold]14. offers[/] hospital offers {l1.id} (L1, ε 3.0) and {l3.id} (L3, 0.02 yuan/row)")
-    say(f"[bold]15. contract[/] insurer requests {requested.id} for insurance-pricing → {approved.state}")
+    say(f"[bold]13. offers[/] hospital offers {l1.id} (L1, ε 3.0) and {l3.id} (L3, 0.02 yuan/row)")
+    say(f"[bold]14. contract[/] insurer requests {requested.id} for insurance-pricing → {approved.state}")
     return {"offers": [l1.id, l3.id], "contract": approved.id, "contract_state": approved.state}

@@ -99,7 +99,7 @@ def dp_query(ex: Exchange, say: Echo, cast: Cast, *, visits: Dataset, contract_i
     ]
     wallet = wallet_view(ex, cast.insurer.id, actor=cast.insurer)
     say(
-        f"[bold]16. DP SQL[/] insurer: diagnoses of patients aged 60+, COUNT and AVG(cost), ε {DP_EPSILON} → "
+        f"[bold]15. DP SQL[/] insurer: diagnoses of patients aged 60+, COUNT and AVG(cost), ε {DP_EPSILON} → "
         f"{len(answer.rows)} groups, ε left {answer.epsilon_remaining:g}; top 3 (95% intervals):"
     )
     for t in top:
@@ -144,7 +144,7 @@ def deidentify(ex: Exchange, say: Echo, cast: Cast, *, visits: Dataset) -> dict[
     example = o.table.slice(0, 1).to_pylist()[0]
     levels = ", ".join(f"{c} {n}" for c, n in (o.levels or {}).items())
     say(
-        f"[bold]17. anonymized[/] {result.dataset.id} derived from {visits.id}: id_no → {example['id_no']}, "
+        f"[bold]16. anonymized[/] {result.dataset.id} derived from {visits.id}: id_no → {example['id_no']}, "
         f"age → {example['age']} (levels {levels}); achieved k={o.achieved.get('k')}, "
         f"{o.suppressed} rows suppressed, {o.table.num_rows:,} kept"
     )
@@ -188,7 +188,7 @@ def deliver_and_trace(
     traced = trace(ex, leak_csv)
     best = traced.matches[0] if traced.matches else None
     say(
-        f"[bold]18. delivery[/] L3 {contract.id} → {got.rows:,} fingerprinted rows ({got.marked_cells:,} "
+        f"[bold]17. delivery[/] L3 {contract.id} → {got.rows:,} fingerprinted rows ({got.marked_cells:,} "
         f"marked cells, {yuan(got.rows_charged * ROW_PRICE_FEN)}); a leaked {leak.num_rows:,}-row "
         "shuffled CSV traces to "
         f"{best.contract_id if best else 'nobody'} (false-accusation bound "
@@ -229,7 +229,7 @@ def psi_count(
     theirs = set(visits.column("id_no").to_pylist())
     truth = len(mine & theirs)
     say(
-        f"[bold]19. PSI[/] count mode under {contract_id}: {result.consumer_items:,} policy holders × "
+        f"[bold]18. PSI[/] count mode under {contract_id}: {result.consumer_items:,} policy holders × "
         f"{result.provider_items:,} patients → {result.count:,} in common (true overlap {truth:,})"
     )
     return {
@@ -264,7 +264,7 @@ def compute_to_data(ex: Exchange, say: Echo, cast: Cast, *, visits: Dataset) -> 
     onnx = job.outputs.get("model.onnx", {}).get("sha256")
     accuracy = job.metrics.get("accuracy")
     say(
-        f"[bold]20. compute[/] AI lab's L2 {contract.id}: job {job.id} {job.state} — DP logistic regression "
+        f"[bold]19. compute[/] AI lab's L2 {contract.id}: job {job.id} {job.state} — DP logistic regression "
         f"(ε 1.0) predicting insured from age, sex, cost: accuracy {accuracy or 0:.3f}; "
         f"model.onnx sha256:{(onnx or '-')[:16]}…"
     )
@@ -296,7 +296,7 @@ def ledger(ex: Exchange, say: Echo, cast: Cast, *, others: dict[str, Party] | No
         + f" ({s['postings']} postings)"
         for name, s in statements.items()
     )
-    say(f"[bold]22. ledger[/] {parts}")
+    say(f"[bold]21. ledger[/] {parts}")
     say(
         f"              ledger verify: {'ok' if checked['ok'] else checked['problems']} — "
         f"{checked['postings']} postings, trial balance {checked['trial_balance']} fen, "
