@@ -3,8 +3,9 @@
     python -m bench.web [--datasets 10000] [--clients 50] [--requests 2000] [--think 1.0] [--workers 1]
 
 A node is filled in bulk with generated bilingual catalog entries (``bench.search``'s generator
-and loader, so the search index is the real one). ``dataex serve``'s app (API + console) runs
-under a real uvicorn on a loopback port in its own process(es); a timing middleware adds a
+and loader, so the search index is the real one). ``dataex serve``'s app (API + console, from
+the same app factory as ``dataex serve --workers N``) runs under a real uvicorn on a loopback port
+in its own process(es), ``--workers`` of them; a timing middleware adds a
 ``Server-Timing: app;dur=…`` header to each response. ``--clients`` signed-in consumers (httpx,
 asyncio, one session cookie each) then request, as fast as they can, a mix of pages: the catalog
 home (newest datasets), the catalog with a Chinese or English query, the catalog with a filter, and
@@ -38,16 +39,14 @@ KINDS = ("home", "search", "filter", "dataset")
 
 
 def server_app() -> Any:
-    """The uvicorn factory (``bench.web:server_app``): the node at ``$DATAEX_HOME``, timed."""
-    from dataex import Exchange
-    from dataex.api.app import create_app
-    from dataex.web import mount_web
+    """The uvicorn factory (``bench.web:server_app``): ``dataex serve --workers N``'s app, timed.
 
-    ex = Exchange.open(home=Path(os.environ["DATAEX_HOME"]))
-    app = create_app(ex)
-    if not any(getattr(r, "path", None) == "/login" for r in app.routes):
-        mount_web(app, ex)
-    return _Timed(app)
+    It is ``dataex.api.app.app_from_env`` (the node at ``$DATAEX_HOME``) wrapped in ``_Timed``, run
+    by uvicorn with the same ``--workers`` as ``dataex serve --workers``: only the header is added.
+    """
+    from dataex.api.app import app_from_env
+
+    return _Timed(app_from_env())
 
 
 class _Timed:

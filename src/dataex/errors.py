@@ -32,6 +32,7 @@ HTTP ``status``; the CLI, the HTTP API and the SDK turn them into responses in e
     │   └── ContractNotFound, ProductNotFound, JobNotFound
     ├── Conflict                  409
     │   ├── NodeExists            409  ``init`` on a home that already holds a node
+    │   ├── NodeNeedsUpgrade      409  the node's database predates this dataex's migrations
     │   ├── NotOriginal           409  data too similar to another party's registered dataset
     │   ├── InvalidTransition     409  a contract state change the state machine forbids
     │   ├── BudgetExhausted       409  a charge beyond the contract's remaining budget
@@ -219,6 +220,12 @@ class NodeExists(Conflict):
     """``init`` on a home that already holds a node."""
 
     code = "node_exists"
+
+
+class NodeNeedsUpgrade(Conflict):
+    """The node's database is at an older migration than this dataex: ``dataex node upgrade``."""
+
+    code = "node_needs_upgrade"
 
 
 class NotOriginal(Conflict):

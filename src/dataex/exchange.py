@@ -20,7 +20,7 @@ from dataex.catalog.registration import Registration
 from dataex.config import Settings
 from dataex.db import engine as db
 from dataex.db.models import DatasetRow, LogHeadRow, NodeRow
-from dataex.errors import NodeExists, NodeNotInitialized
+from dataex.errors import NodeExists, NodeNeedsUpgrade, NodeNotInitialized
 from dataex.identity import parties
 from dataex.identity.keys import NodeKey
 from dataex.identity.parties import Party, insert_party, new_id
@@ -110,22 +110,43 @@ class Exchange:
     @classmethod
     def open(cls, settings: Settings | None = None, **options: Any) -> Exchange:
         """Opens an existing node and finishes any work a crashed process left in staging."""
-        settings = _settings(settings, options)
-        if not settings.config_path.exists():
-            raise NodeNotInitialized(
-                f"no dataex node at {settings.home}; create one with `dataex init --home {settings.home}`"
+        settings, engine = _existing(_settings(settings, options))
+        current, head = db.current_revision(engine), db.head_revision()
+        if current != head:
+            engine.dispose()
+            raise NodeNeedsUpgrade(
+                f"the node at {settings.home} is at database migration {current}; this dataex needs "
+                f"{head}: back up the node, then run `dataex node upgrade --home {settings.home}`",
+                current=current,
+                needed=head,
             )
-        saved = json.loads(settings.config_path.read_text())
-        settings = settings.model_copy(
-            update={k: v for k, v in saved.items() if getattr(settings, k) is None}
-        )
-        engine = db.make_engine(settings.resolved_db_url)
+        return cls._opened(settings, engine)
+
+    @classmethod
+    def _opened(cls, settings: Settings, engine: Engine) -> Exchange:
         key = NodeKey.load(settings.key_path)
         with db.session_factory(engine)() as s:
             node = s.scalars(select(NodeRow)).one()
         ex = cls(settings, engine=engine, key=key, node=node)
         ex.recover()
         return ex
+
+    @classmethod
+    def upgrade(cls, settings: Settings | None = None, **options: Any) -> tuple[Exchange, str | None, str]:
+        """Brings an existing node's database to the newest migration and logs ``node.upgraded``.
+
+        Returns the opened node and the migrations it went from and to (equal: nothing to do).
+        """
+        settings, engine = _existing(_settings(settings, options))
+        before, head = db.current_revision(engine), db.head_revision()
+        if before != head:
+            db.upgrade(engine)
+        ex = cls._opened(settings, engine)
+        if before != head:
+            with ex.transaction() as s:
+                ex.log.append(s, "node.upgraded", {"from": before, "to": head}, actor="operator")
+                ex.log.checkpoint(s)
+        return ex, before, head
 
     def close(self) -> None:
         self.engine.dispose()
@@ -258,6 +279,17 @@ def analyze_dataset(ex: Exchange, dataset_id: str) -> None:
 
     classify_dataset(ex, dataset_id)
     evaluate(ex, dataset_id)
+
+
+def _existing(settings: Settings) -> tuple[Settings, Engine]:
+    """The settings saved with an existing node (unless overridden) and an engine on its database."""
+    if not settings.config_path.exists():
+        raise NodeNotInitialized(
+            f"no dataex node at {settings.home}; create one with `dataex init --home {settings.home}`"
+        )
+    saved = json.loads(settings.config_path.read_text())
+    settings = settings.model_copy(update={k: v for k, v in saved.items() if getattr(settings, k) is None})
+    return settings, db.make_engine(settings.resolved_db_url)
 
 
 def _settings(settings: Settings | None, options: dict[str, Any]) -> Settings:

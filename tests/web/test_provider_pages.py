@@ -30,7 +30,7 @@ def test_upload_runs_in_the_background_and_shows_progress(console: Console, tmp_
     )
     task_id = r.headers["location"].rsplit("/", 1)[1]
     task = console.app.state.web_tasks.wait(task_id, timeout=60)
-    assert task.phase == "done" and task.received == (tmp_path / "v.csv").stat().st_size
+    assert task.state == "done" and task.received == (tmp_path / "v.csv").stat().st_size
     done = client.get(f"/provider/uploads/{task_id}/progress")
     assert f'href="/dataset/{task.dataset_id}"' in done.text and 'value="4"' in done.text
     assert "hx-get" not in done.text and "HX-Redirect" not in done.headers  # no polling once done

@@ -27,6 +27,7 @@ from dataex.api.routes import (
     search,
     sharing,
 )
+from dataex.config import Settings
 from dataex.errors import DataexError, InvalidInput
 from dataex.exchange import Exchange
 from dataex.web import mount_web
@@ -91,3 +92,13 @@ def create_app(ex: Exchange) -> FastAPI:
     mount_web(app, ex)
     install_openapi(app)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn's app factory for ``dataex serve --workers N``: each worker process opens the node
+    named by ``$DATAEX_HOME`` (and the other ``DATAEX_*`` settings) and builds ``create_app``;
+    it starts its compute worker pool at once, as ``dataex serve`` does."""
+    from dataex.compute.runner import warm
+
+    warm()
+    return create_app(Exchange.open(Settings()))

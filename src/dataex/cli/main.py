@@ -89,6 +89,21 @@ def node_key(home: Home = None, as_json: Json = False) -> None:
         emit_json({**ex.key.jwk(), "origin": ex.origin, "node_id": ex.node_id})
 
 
+@node_app.command("upgrade")
+def node_upgrade(home: Home = None, as_json: Json = False) -> None:
+    """Bring the node's database to this dataex's newest migration (back the node up first)."""
+    from dataex.exchange import Exchange
+
+    with handled(as_json):
+        ex, before, after = Exchange.upgrade(settings(home))
+        ex.close()
+    out = {"from": before, "to": after, "upgraded": before != after}
+    if as_json:
+        emit_json(out)
+    else:
+        kv("node database", out)
+
+
 # -- parties -------------------------------------------------------------------------------------
 @party_app.command("add")
 def party_add(
@@ -320,15 +335,29 @@ def audit_consistency(old_size: int, new_size: int, home: Home = None, as_json: 
 
 # -- serve and demo ------------------------------------------------------------------------------
 @app.command()
-def serve(home: Home = None, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve the HTTP API (OpenAPI at /docs)."""
+def serve(
+    home: Home = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes; each opens the node (uvicorn's --workers)")
+    ] = 1,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs) and the web console (/login)."""
     import uvicorn
-
-    from dataex.api.app import create_app
 
     with handled(False):
         ex = open_node(home)
-    uvicorn.run(create_app(ex), host=host, port=port)
+    if workers == 1:
+        from dataex.api.app import create_app
+        from dataex.compute.runner import warm
+
+        warm()  # the compute worker pool imports scikit-learn now, not on the first job
+        uvicorn.run(create_app(ex), host=host, port=port)
+        return
+    os.environ["DATAEX_HOME"] = str(ex.settings.home.resolve())  # the workers' app_from_env opens it
+    ex.close()
+    uvicorn.run("dataex.api.app:app_from_env", factory=True, workers=workers, host=host, port=port)
 
 
 @app.command()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -57,6 +59,32 @@ def upgrade(engine: Engine) -> None:
     from alembic import command
 
     command.upgrade(_alembic_config(engine), "head")
+
+
+@cache
+def head_revision() -> str:
+    """The newest migration: the one no other migration names as its ``down_revision``."""
+    revision, down = {}, set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        rev = re.search(r'^revision = "([^"]+)"', text, re.M)
+        parent = re.search(r'^down_revision = "([^"]+)"', text, re.M)
+        if rev:
+            revision[rev.group(1)] = path
+        if parent:
+            down.add(parent.group(1))
+    heads = sorted(set(revision) - down)
+    if len(heads) != 1:  # pragma: no cover - a packaging error
+        raise RuntimeError(f"the migrations have {len(heads)} heads: {heads}")
+    return heads[0]
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The migration the database is at (None before any)."""
+    if "alembic_version" not in inspect(engine).get_table_names():
+        return None
+    with engine.connect() as c:
+        return c.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def is_empty(engine: Engine) -> bool:

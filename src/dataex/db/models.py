@@ -618,3 +618,27 @@ class ShareRow(Base):
     created_at: Mapped[datetime]
     token_issued_at: Mapped[datetime]
     log_index: Mapped[int] = mapped_column(BigInteger)
+
+
+# -- web console (issue 11): uploads registered in the background ----------------------------------
+class WebUploadTaskRow(Base):
+    """An upload the console registers in a background thread, polled by any worker (dataex.web.tasks).
+
+    ``state`` is receiving → registering → classifying → scoring → done, or failed (``error`` is a
+    message safe to show). ``worker`` names the process running it (``host:pid``) and ``updated_at``
+    is its last heartbeat, so a reader can tell an interrupted task from a running one. Not ledger
+    state: a task row gets no log entry (the registration it runs is logged as usual).
+    """
+
+    __tablename__ = "web_upload_tasks"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    party_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    state: Mapped[str] = mapped_column(String(20))
+    received: Mapped[int] = mapped_column(BigInteger)
+    dataset_id: Mapped[str | None] = mapped_column(ForeignKey("datasets.id"))
+    error: Mapped[str | None] = mapped_column(Text)
+    worker: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

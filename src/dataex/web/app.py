@@ -34,7 +34,7 @@ WEB_TAG = "web"
 def mount_web(app: FastAPI, ex: Exchange) -> None:
     """Adds the web console to ``app`` (built by ``api.app.create_app`` for the same ``ex``)."""
     app.state.web_signer = session.Signer.for_node(ex)
-    app.state.web_tasks = Tasks()
+    app.state.web_tasks = Tasks(ex)
     for module in (pages, catalog, provider, consumer, auditor):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
