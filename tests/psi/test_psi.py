@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -250,3 +251,72 @@ def test_the_owner_prepares_a_set_ahead_and_sessions_reuse_it(
     result = run(LocalTransport(mk.ex, mk.insurer.party), contract.id, input=files[1], column="id_no")
     assert result.count == len(plain(files[2], files[3]))
     assert log_events(mk.ex).count("psi.set.prepared") == 1  # the session used the prepared set
+
+
+def test_psi_then_dp_keeps_no_session_state_and_its_ticket_cannot_be_forged(
+    mk: Market, files: tuple[Path, Path, pa.Table, pa.Table], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process of the node (a second Exchange on the same home) finishes a session this one
+    started; a tampered, foreign or expired ticket finds no session and charges nothing."""
+    import base64
+    import json
+
+    from dataex import Exchange
+    from dataex.errors import NotFound
+    from dataex.privacy.dp import set_privacy
+    from dataex.privacy.dp.mechanisms import exact_mode
+    from dataex.privacy.psi import thendp
+    from dataex.privacy.psi.normalize import normalize
+
+    _, _, visits, holders = files
+    set_privacy(mk.ex, mk.dataset_id, actor=mk.hospital.party, unit="row", max_contributions=1)
+    contract = mk.contract("L1")
+    mine = normalize([str(v) for v in holders.column("id_no").to_pylist()], "cn_resident_id")
+
+    def begin() -> thendp.Started:
+        return thendp.start(
+            mk.ex, mk.insurer.party, contract.id, sql="SELECT COUNT(*) AS n FROM matched", epsilon=0.5,
+            id_type="cn_resident_id", column="id_no",
+        )  # fmt: skip
+
+    def finish(ex: Exchange, party: Any, started: thendp.Started, ticket: str) -> dict[str, Any]:
+        key = protocol.new_key()
+        setup = protocol.server_setup(mine.items, key=key, max_client_items=started.provider_items)
+        response = protocol.server_answer(started.request, key=key, reveal=True)
+        return thendp.finish(
+            ex, party, started.session_id, setup=setup.setup, response=response,
+            consumer_items=len(mine.items), ticket=ticket,
+        )  # fmt: skip
+
+    started = begin()
+    body, _, mac = started.ticket.partition(".")
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    forged = base64.urlsafe_b64encode(json.dumps(claims | {"epsilon": 0.001}).encode()).decode()
+    before = log_events(mk.ex).count("budget.charged")
+    for bad in (forged.rstrip("=") + "." + mac, started.ticket[:-2] + "AA", "junk"):
+        with pytest.raises(NotFound):
+            finish(mk.ex, mk.insurer.party, started, bad)
+    with pytest.raises(NotFound):  # someone else's session
+        finish(mk.ex, mk.hospital.party, started, started.ticket)
+    assert log_events(mk.ex).count("budget.charged") == before
+    other = Exchange.open(home=mk.node.home)  # as another worker process of `dataex serve`
+    try:
+        with exact_mode():
+            answer = finish(other, mk.insurer.party, started, started.ticket)
+    finally:
+        other.close()
+    shared = plain(visits, holders)
+    assert answer["rows"] == [{"n": sum(1 for v in visits.column("id_no").to_pylist() if v in shared)}]
+    assert stat.S_IMODE((mk.node.home / thendp.SESSION_KEYS_FILE).stat().st_mode) == 0o600
+    monkeypatch.setattr(thendp, "TTL_SECONDS", -1.0)
+    stale = begin()
+    with pytest.raises(NotFound):
+        finish(mk.ex, mk.insurer.party, stale, stale.ticket)
+
+
+def test_derived_session_keys_are_valid_scalars() -> None:
+    keys = {protocol.derive_key(b"k" * 32, f"psi-then-dp|psi_{i}") for i in range(50)}
+    assert len(keys) == 50
+    assert all(1 <= int.from_bytes(k, "big") < protocol.P256_ORDER for k in keys)
+    assert protocol.derive_key(b"k" * 32, "x") == protocol.derive_key(b"k" * 32, "x")
+    assert protocol.derive_key(b"k" * 32, "x") != protocol.derive_key(b"j" * 32, "x")

@@ -42,12 +42,14 @@ class PsiThenStarted(BaseModel):
     session_id: str
     request: str
     provider_items: int
+    ticket: str = Field(description="Signed session state: send it back with the finish call")
 
 
 class PsiThenFinish(BaseModel):
     setup: str
     response: str
     consumer_items: int
+    ticket: str
 
 
 class PsiThenAnswer(BaseModel):

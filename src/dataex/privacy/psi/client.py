@@ -83,7 +83,12 @@ class LocalTransport:
             id_type=body["id_type"],
             column=body.get("column"),
         )
-        return {"session_id": r.session_id, "request": b64(r.request), "provider_items": r.provider_items}
+        return {
+            "session_id": r.session_id,
+            "request": b64(r.request),
+            "provider_items": r.provider_items,
+            "ticket": r.ticket,
+        }
 
     def then_finish(self, session_id: str, body: dict[str, Any]) -> dict[str, Any]:
         from dataex.privacy.psi import thendp
@@ -95,6 +100,7 @@ class LocalTransport:
             setup=unb64(body["setup"]),
             response=unb64(body["response"]),
             consumer_items=int(body["consumer_items"]),
+            ticket=str(body["ticket"]),
         )
 
 
@@ -253,7 +259,12 @@ def _then_dp(
     response = protocol.server_answer(unb64(started["request"]), key=key, reveal=True)
     answer = transport.then_finish(
         str(started["session_id"]),
-        {"setup": b64(setup.setup), "response": b64(response), "consumer_items": len(mine.items)},
+        {
+            "setup": b64(setup.setup),
+            "response": b64(response),
+            "consumer_items": len(mine.items),
+            "ticket": started["ticket"],
+        },
     )
     return PsiResult(
         contract_id=contract_id,

@@ -192,11 +192,26 @@ def _shuffle(values: list[Any]) -> None:
         values[i], values[j] = values[j], values[i]
 
 
-class Client:
-    """The client half, with a fresh key that lives only as long as this object."""
+P256_ORDER: Final = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
-    def __init__(self, *, reveal: bool) -> None:
-        self._key = bytes(_psi().client.CreateWithNewKey(reveal).GetPrivateKeyBytes())
+
+def derive_key(secret: bytes, label: str) -> bytes:
+    """A P-256 scalar in [1, order) from HMAC-SHA-512(secret, label): the same for the same label,
+    unpredictable without the secret, never stored (512 bits reduced, so the bias is ~2^-256)."""
+    import hashlib
+    import hmac
+
+    wide = int.from_bytes(hmac.new(secret, label.encode(), hashlib.sha512).digest(), "big")
+    return (wide % (P256_ORDER - 1) + 1).to_bytes(32, "big")
+
+
+class Client:
+    """The client half, with a fresh key (or one from :func:`derive_key`) held by this object."""
+
+    def __init__(self, *, reveal: bool, key: bytes | None = None) -> None:
+        if key is None:
+            key = bytes(_psi().client.CreateWithNewKey(reveal).GetPrivateKeyBytes())
+        self._key = key
         self.reveal = reveal
 
     def _client(self) -> Any:

@@ -6,11 +6,20 @@ key, the node the client. Two calls:
 1. :func:`start` authorizes ``psi`` (any tier that passes ``authorize``, with an ε budget on the
    contract), plans the SQL (``FROM matched``) with the DP engine's grammar and privacy metadata —
    refusing before any protocol work — and returns the node's blinded request over its own
-   distinct identifiers. The node's client key lives only in this process's memory.
-2. :func:`finish` takes the consumer's encoded set and its answer, learns which of the node's
+   distinct identifiers, with a **ticket**.
+2. :func:`finish` takes the ticket, the consumer's encoded set and its answer, learns which of the node's
    identifiers matched (never the consumer's other items), materializes the matched rows as a
    temporary Parquet file, charges ε, δ and one query (``budget.charge``), runs the same rewritten
    SQL and OpenDP mechanisms as ``dataex.privacy.dp`` on it, deletes the file and returns the answer.
+
+Nothing about a pending session is kept, so any process of the node (``dataex serve --workers N``)
+can finish what another started. The node's client key for a session is derived, never stored:
+``HMAC-SHA-512(psi-then-dp.secret, "psi-then-dp|" + session id)`` reduced to a P-256 scalar, with
+the secret a 32-byte node file (mode 0600) beside the node key. The ticket carries the session's
+party, contract, dataset, column, identifier type, dataset version, SQL, ε and expiry, signed with
+HMAC-SHA-256 under the same secret; ``finish`` checks the signature, the party, the expiry
+(10 minutes) and that the dataset's version is unchanged, authorizes again, and rebuilds the
+node's identifier list and the plan from them.
 
 Adding or removing one privacy unit changes the matched rows by at most that unit's rows, so the
 DP guarantee of the aggregate holds whatever set the consumer sends. The matched count itself is
@@ -19,9 +28,12 @@ never released nor logged.
 
 from __future__ import annotations
 
-import threading
+import base64
+import hashlib
+import hmac
+import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -29,6 +41,7 @@ from dataex.contracts import budget, odrl
 from dataex.contracts.consent import consented_source
 from dataex.db.models import ContractRow, DatasetRow, DpSettingsRow
 from dataex.errors import DataexError, InvalidInput, NotFound, QueryRefused
+from dataex.identity.keys import load_or_create_secret
 from dataex.identity.parties import Party, new_id
 from dataex.privacy.psi import protocol
 from dataex.privacy.psi.normalize import canonical
@@ -42,20 +55,8 @@ TABLE: Final = "matched"
 TTL_SECONDS: Final = 600.0
 
 
-@dataclass
-class _Pending:
-    party_id: str
-    target: Target
-    client: protocol.Client
-    items: list[str]
-    sql: str
-    epsilon: float
-    plan: Plan
-    created: float = field(default_factory=time.monotonic)
-
-
-_pending: dict[str, _Pending] = {}
-_lock = threading.Lock()
+SESSION_KEYS_FILE: Final = "psi-then-dp.secret"
+"""The node file (32 bytes, mode 0600) that session keys and tickets are derived from."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class Started:
     session_id: str
     request: bytes
     provider_items: int
+    ticket: str
 
 
 def start(
@@ -77,60 +79,74 @@ def start(
 ) -> Started:
     """Step 1: authorize, plan the query, return the node's blinded request; see the module docstring."""
     target = begin(ex, party, contract_id, mode="then_dp", id_type=id_type, column=column)
+    session_id = new_id("psi")
     try:
-        plan = _plan(ex, target, sql, epsilon)
+        _plan(ex, target, sql, epsilon)
         items = provider_items(ex, target)
-        client = protocol.Client(reveal=True)
+        client = protocol.Client(reveal=True, key=_session_key(ex, session_id))
         request = client.request(items)
     except DataexError as e:
         refuse(ex, party, contract_id, e)
         raise
-    session_id = new_id("psi")
-    with _lock:
-        now = time.monotonic()
-        for sid in [k for k, p in _pending.items() if now - p.created > TTL_SECONDS]:
-            del _pending[sid]
-        _pending[session_id] = _Pending(party.id, target, client, items, sql, epsilon, plan)
-    return Started(session_id, request, len(items))
+    claims = {
+        "sid": session_id,
+        "party": party.id,
+        "contract": contract_id,
+        "dataset": target.dataset_id,
+        "column": target.column,
+        "id_type": target.id_type,
+        "version": target.file_sha256,
+        "sql": sql,
+        "epsilon": epsilon,
+        "exp": time.time() + TTL_SECONDS,
+    }
+    return Started(session_id, request, len(items), _sign(ex, claims))
 
 
 def finish(
-    ex: Exchange, party: Party, session_id: str, *, setup: bytes, response: bytes, consumer_items: int
+    ex: Exchange,
+    party: Party,
+    session_id: str,
+    *,
+    setup: bytes,
+    response: bytes,
+    consumer_items: int,
+    ticket: str,
 ) -> dict[str, Any]:
     """Step 2: intersect, charge, answer with DP over the matched rows; see the module docstring.
 
     ``consumer_items`` is the consumer's own statement of its set size (for the log only).
     """
-    with _lock:
-        pending = _pending.get(session_id)
-        if pending is None or pending.party_id != party.id:
-            raise NotFound(
-                f"no pending PSI-then-DP session {session_id!r} (sessions expire after 10 minutes)"
-            )
-        del _pending[session_id]
-    target = pending.target
+    claims = _verify(ex, ticket)
+    if claims is None or claims.get("sid") != session_id or claims.get("party") != party.id:
+        raise NotFound(f"no pending PSI-then-DP session {session_id!r} (sessions expire after 10 minutes)")
+    contract_id = str(claims["contract"])
+    target = begin(ex, party, contract_id, mode="then_dp", id_type=claims["id_type"], column=claims["column"])
     try:
-        matched_idx = pending.client.intersection(setup, response)
+        if target.file_sha256 != claims["version"]:
+            raise InvalidInput(
+                f"dataset {target.dataset_id} changed since session {session_id} started: start again"
+            )
+        epsilon = float(claims["epsilon"])
+        plan = _plan(ex, target, str(claims["sql"]), epsilon)
+        items = provider_items(ex, target)
+        client = protocol.Client(reveal=True, key=_session_key(ex, session_id))
+        matched_idx = client.intersection(setup, response)
     except DataexError as e:
-        refuse(ex, party, target.contract_id, e)
+        refuse(ex, party, contract_id, e)
         raise
-    matched = {pending.items[i] for i in matched_idx}
+    matched = {items[i] for i in matched_idx}
     staged = Path(ex.settings.staging_dir, f"{session_id}.parquet")
     try:
         _materialize(ex, target, matched, staged)
         charge = budget.charge(
-            ex,
-            target.contract_id,
-            epsilon=pending.epsilon,
-            delta=pending.plan.delta,
-            queries=1,
-            actor=party.id,
+            ex, target.contract_id, epsilon=epsilon, delta=plan.delta, queries=1, actor=party.id
         )
-        answer = _release(pending.plan, staged)
+        answer = _release(plan, staged)
     finally:
         staged.unlink(missing_ok=True)
     record_session(
-        ex, party, target, mode="then_dp", consumer_items=consumer_items, provider_items=len(pending.items)
+        ex, party, target, mode="then_dp", consumer_items=consumer_items, provider_items=len(items)
     )
     return answer | {
         "session_id": session_id,
@@ -140,8 +156,35 @@ def finish(
         "delta_charged": charge.delta,
         "epsilon_remaining": charge.remaining.get("epsilon"),
         "consumer_items": consumer_items,
-        "provider_items": len(pending.items),
+        "provider_items": len(items),
     }
+
+
+def _secret(ex: Exchange) -> bytes:
+    return load_or_create_secret(ex.settings.home / SESSION_KEYS_FILE)
+
+
+def _session_key(ex: Exchange, session_id: str) -> bytes:
+    return protocol.derive_key(_secret(ex), f"psi-then-dp|{session_id}")
+
+
+def _sign(ex: Exchange, claims: dict[str, Any]) -> str:
+    body = base64.urlsafe_b64encode(json.dumps(claims, sort_keys=True).encode()).decode().rstrip("=")
+    mac = hmac.new(_secret(ex), body.encode(), hashlib.sha256).digest()
+    return body + "." + base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def _verify(ex: Exchange, ticket: str) -> dict[str, Any] | None:
+    """The ticket's claims if its signature holds and it has not expired; None otherwise."""
+    body, _, mac = ticket.partition(".")
+    want = base64.urlsafe_b64encode(hmac.new(_secret(ex), body.encode(), hashlib.sha256).digest())
+    if not hmac.compare_digest(want.decode().rstrip("="), mac):
+        return None
+    try:
+        claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    except ValueError:
+        return None
+    return claims if float(claims.get("exp", 0)) > time.time() else None
 
 
 def _plan(ex: Exchange, target: Target, sql: str, epsilon: float) -> Plan:
