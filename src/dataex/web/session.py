@@ -10,10 +10,8 @@ in the ``X-CSRF-Token`` header.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from fastapi import Request, Response
 
 from dataex.exchange import Exchange
+from dataex.identity import signed
 
 COOKIE: Final = "dx_session"
 TTL_SECONDS: Final = 8 * 3600
@@ -62,24 +61,13 @@ class Signer:
         )
         return cls(hmac.new(raw, b"dataex web session v1", hashlib.sha256).digest())
 
-    def _mac(self, data: bytes) -> bytes:
-        return hmac.new(self._key, data, hashlib.sha256).digest()
-
     def dumps(self, session: WebSession) -> str:
-        body = json.dumps({"p": session.party_id, "n": session.nonce, "t": session.issued}).encode()
-        return f"{_b64(body)}.{_b64(self._mac(body))}"
+        return signed.sign(self._key, {"p": session.party_id, "n": session.nonce, "t": session.issued})
 
     def loads(self, value: str | None, *, now: float | None = None) -> WebSession | None:
         """The session in a cookie, or None when it is missing, forged or older than the TTL."""
-        if not value or value.count(".") != 1:
-            return None
-        body_b64, mac_b64 = value.split(".")
-        try:
-            body, mac = _unb64(body_b64), _unb64(mac_b64)
-            data = json.loads(body)
-        except ValueError:
-            return None
-        if not hmac.compare_digest(mac, self._mac(body)) or not isinstance(data, dict):
+        data = signed.verify(self._key, value)
+        if data is None:
             return None
         party, nonce, issued = data.get("p"), data.get("n"), data.get("t")
         if not isinstance(nonce, str) or not isinstance(issued, int) or not isinstance(party, str | None):
@@ -89,7 +77,7 @@ class Signer:
         return WebSession(party_id=party, nonce=nonce, issued=issued)
 
     def csrf(self, session: WebSession) -> str:
-        return _b64(self._mac(b"csrf|" + session.nonce.encode()))
+        return signed.b64(signed.mac(self._key, b"csrf|" + session.nonce.encode()))
 
     def csrf_ok(self, session: WebSession, presented: str | None) -> bool:
         return bool(presented) and hmac.compare_digest(str(presented), self.csrf(session))
@@ -143,10 +131,3 @@ async def check_csrf(request: Request) -> None:
     if not signer.csrf_ok(session, presented):
         raise CsrfFailed()
 
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

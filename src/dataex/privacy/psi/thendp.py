@@ -16,10 +16,10 @@ Nothing about a pending session is kept, so any process of the node (``dataex se
 can finish what another started. The node's client key for a session is derived, never stored:
 ``HMAC-SHA-512(psi-then-dp.secret, "psi-then-dp|" + session id)`` reduced to a P-256 scalar, with
 the secret a 32-byte node file (mode 0600) beside the node key. The ticket carries the session's
-party, contract, dataset, column, identifier type, dataset version, SQL, ε and expiry, signed with
-HMAC-SHA-256 under the same secret; ``finish`` checks the signature, the party, the expiry
-(10 minutes) and that the dataset's version is unchanged, authorizes again, and rebuilds the
-node's identifier list and the plan from them.
+party, contract, dataset, column, identifier type, dataset version, SQL, ε and expiry, signed
+under the same secret (:mod:`dataex.identity.signed`); ``finish`` checks the signature, the
+party, the expiry (10 minutes) and that the dataset's version is unchanged, authorizes again,
+and rebuilds the node's identifier list and the plan from them.
 
 Adding or removing one privacy unit changes the matched rows by at most that unit's rows, so the
 DP guarantee of the aggregate holds whatever set the consumer sends. The matched count itself is
@@ -28,10 +28,6 @@ never released nor logged.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +37,7 @@ from dataex.contracts import budget, odrl
 from dataex.contracts.consent import consented_source
 from dataex.db.models import ContractRow, DatasetRow, DpSettingsRow
 from dataex.errors import DataexError, InvalidInput, NotFound, QueryRefused
+from dataex.identity import signed
 from dataex.identity.keys import load_or_create_secret
 from dataex.identity.parties import Party, new_id
 from dataex.privacy.psi import protocol
@@ -100,7 +97,7 @@ def start(
         "epsilon": epsilon,
         "exp": time.time() + TTL_SECONDS,
     }
-    return Started(session_id, request, len(items), _sign(ex, claims))
+    return Started(session_id, request, len(items), signed.sign(_secret(ex), claims))
 
 
 def finish(
@@ -168,23 +165,10 @@ def _session_key(ex: Exchange, session_id: str) -> bytes:
     return protocol.derive_key(_secret(ex), f"psi-then-dp|{session_id}")
 
 
-def _sign(ex: Exchange, claims: dict[str, Any]) -> str:
-    body = base64.urlsafe_b64encode(json.dumps(claims, sort_keys=True).encode()).decode().rstrip("=")
-    mac = hmac.new(_secret(ex), body.encode(), hashlib.sha256).digest()
-    return body + "." + base64.urlsafe_b64encode(mac).decode().rstrip("=")
-
-
 def _verify(ex: Exchange, ticket: str) -> dict[str, Any] | None:
-    """The ticket's claims if its signature holds and it has not expired; None otherwise."""
-    body, _, mac = ticket.partition(".")
-    want = base64.urlsafe_b64encode(hmac.new(_secret(ex), body.encode(), hashlib.sha256).digest())
-    if not hmac.compare_digest(want.decode().rstrip("="), mac):
-        return None
-    try:
-        claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-    except ValueError:
-        return None
-    return claims if float(claims.get("exp", 0)) > time.time() else None
+    """The ticket's claims if the node signed them and they have not expired; None otherwise."""
+    claims = signed.verify(_secret(ex), ticket)
+    return claims if claims is not None and float(claims.get("exp", 0)) > time.time() else None
 
 
 def _plan(ex: Exchange, target: Target, sql: str, epsilon: float) -> Plan:
