@@ -148,77 +148,59 @@ def lineage(ex: Exchange, dataset_id: str, *, viewer: Party, depth: int = 8) -> 
     return Lineage(ancestors=ancestors[::-1], derived=derived)
 
 
-def consumer_jobs(ex: Exchange, consumer_id: str, *, limit: int = 50) -> list[dict[str, Any]]:
-    """The consumer's compute jobs, newest first (what ``jobs.get_job`` lets it read)."""
+def _newest(ex: Exchange, row: Any, consumer_id: str, limit: int, view: Any) -> list[dict[str, Any]]:
+    """The consumer's rows of ``row``'s table, newest first, each shown through ``view``."""
     q = (
-        select(ComputeJobRow)
-        .where(ComputeJobRow.consumer_id == consumer_id)
-        .order_by(ComputeJobRow.created_at.desc(), ComputeJobRow.id)
+        select(row)
+        .where(row.consumer_id == consumer_id)
+        .order_by(row.created_at.desc(), row.id)
         .limit(limit)
     )
     with ex.session() as s:
-        return [
-            {
-                "id": r.id,
-                "contract_id": r.contract_id,
-                "dataset_id": r.dataset_id,
-                "state": r.state,
-                "reason": r.reason,
-                "model": str(r.recipe.get("model", "")),
-                "task": str(r.recipe.get("task", "")),
-                "metrics": dict(r.metrics),
-                "outputs": sorted(r.outputs),
-                "created_at": r.created_at,
-                "finished_at": r.finished_at,
-            }
-            for r in s.scalars(q)
-        ]
+        return [view(r) for r in s.scalars(q)]
+
+
+def consumer_jobs(ex: Exchange, consumer_id: str, *, limit: int = 50) -> list[dict[str, Any]]:
+    """The consumer's compute jobs, newest first (what ``jobs.get_job`` lets it read)."""
+    return _newest(ex, ComputeJobRow, consumer_id, limit, lambda r: {
+        "id": r.id,
+        "contract_id": r.contract_id,
+        "dataset_id": r.dataset_id,
+        "state": r.state,
+        "reason": r.reason,
+        "model": str(r.recipe.get("model", "")),
+        "task": str(r.recipe.get("task", "")),
+        "metrics": dict(r.metrics),
+        "outputs": sorted(r.outputs),
+        "created_at": r.created_at,
+        "finished_at": r.finished_at,
+    })  # fmt: skip
 
 
 def consumer_psi(ex: Exchange, consumer_id: str, *, limit: int = 50) -> list[dict[str, Any]]:
     """The consumer's PSI sessions (sizes and state, never members), newest first."""
-    q = (
-        select(PsiSessionRow)
-        .where(PsiSessionRow.consumer_id == consumer_id)
-        .order_by(PsiSessionRow.created_at.desc(), PsiSessionRow.id)
-        .limit(limit)
-    )
-    with ex.session() as s:
-        return [
-            {
-                "id": r.id,
-                "contract_id": r.contract_id,
-                "mode": r.mode,
-                "state": r.state,
-                "consumer_items": r.consumer_items,
-                "provider_items": r.provider_items,
-                "created_at": r.created_at,
-            }
-            for r in s.scalars(q)
-        ]
+    return _newest(ex, PsiSessionRow, consumer_id, limit, lambda r: {
+        "id": r.id,
+        "contract_id": r.contract_id,
+        "mode": r.mode,
+        "state": r.state,
+        "consumer_items": r.consumer_items,
+        "provider_items": r.provider_items,
+        "created_at": r.created_at,
+    })  # fmt: skip
 
 
 def consumer_extracts(ex: Exchange, consumer_id: str, *, limit: int = 50) -> list[dict[str, Any]]:
     """The consumer's deliveries (file extracts and Delta Sharing copies), newest first."""
-    q = (
-        select(ExtractRow)
-        .where(ExtractRow.consumer_id == consumer_id)
-        .order_by(ExtractRow.created_at.desc(), ExtractRow.id)
-        .limit(limit)
-    )
-    with ex.session() as s:
-        return [
-            {
-                "id": r.id,
-                "contract_id": r.contract_id,
-                "channel": r.channel,
-                "format": r.format,
-                "rows": r.rows,
-                "sha256": r.file_sha256,
-                "created_at": r.created_at,
-            }
-            for r in s.scalars(q)
-        ]
+    return _newest(ex, ExtractRow, consumer_id, limit, lambda r: {
+        "id": r.id,
+        "contract_id": r.contract_id,
+        "channel": r.channel,
+        "format": r.format,
+        "rows": r.rows,
+        "sha256": r.file_sha256,
+        "created_at": r.created_at,
+    })  # fmt: skip
 
 
 def checkpoint_sizes(ex: Exchange, *, newest: int = 100) -> list[int]:
