@@ -32,7 +32,7 @@ from dataex.ledger.log import TransparencyLog
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from dataex.exchange import Exchange
+    from dataex.node import Node
 
 
 @dataclass
@@ -51,15 +51,15 @@ class Report:
         return {"ok": self.ok, "problems": self.problems, "checked": self.checked}
 
 
-def verify_node(ex: Exchange, *, external_checkpoints: Sequence[str] = ()) -> Report:
+def verify_node(node: Node, *, external_checkpoints: Sequence[str] = ()) -> Report:
     """Everything ``dataex audit verify`` checks; ``external_checkpoints`` are notes an auditor kept."""
     report = Report()
-    with ex.session() as s:
+    with node.session() as s:
         roots = _verify_entries(s, report)
-        _verify_checkpoints(ex, s, report, roots)
+        _verify_checkpoints(node, s, report, roots)
         for text in external_checkpoints:
-            _verify_external(ex, s, report, text)
-        _verify_datasets(ex, s, report)
+            _verify_external(node, s, report, text)
+        _verify_datasets(node, s, report)
     return report
 
 
@@ -111,12 +111,12 @@ def _verify_entries(s: Session, report: Report) -> dict[int, bytes]:
     return roots
 
 
-def _verify_checkpoints(ex: Exchange, s: Session, report: Report, roots: dict[int, bytes]) -> None:
+def _verify_checkpoints(node: Node, s: Session, report: Report, roots: dict[int, bytes]) -> None:
     previous: CheckpointRow | None = None
     checkpoints = list(s.scalars(select(CheckpointRow).order_by(CheckpointRow.size)))
     for cp in checkpoints:
         try:
-            signed = note.verify_checkpoint(cp.note, ex.origin, ex.key.public)
+            signed = note.verify_checkpoint(cp.note, node.origin, node.key.public)
         except ValueError as e:
             report.add("checkpoint_signature", f"checkpoint at size {cp.size}: {e}", size=cp.size)
             signed = None
@@ -161,9 +161,9 @@ def _check_consistency(
         )
 
 
-def _verify_external(ex: Exchange, s: Session, report: Report, text: str) -> None:
+def _verify_external(node: Node, s: Session, report: Report, text: str) -> None:
     try:
-        cp = note.verify_checkpoint(text, ex.origin, ex.key.public)
+        cp = note.verify_checkpoint(text, node.origin, node.key.public)
     except ValueError as e:
         report.add("checkpoint_signature", f"the given checkpoint does not verify: {e}")
         return
@@ -181,17 +181,17 @@ def _verify_external(ex: Exchange, s: Session, report: Report, text: str) -> Non
         )
 
 
-def _verify_datasets(ex: Exchange, s: Session, report: Report) -> None:
+def _verify_datasets(node: Node, s: Session, report: Report) -> None:
     referenced: set[str] = set()
     rows = list(s.scalars(select(DatasetRow).order_by(DatasetRow.registered_at)))
     for row in rows:
         referenced.add(row.file_sha256)
         where = {"dataset_id": row.id}
-        if not ex.store.exists(row.file_sha256):
+        if not node.store.exists(row.file_sha256):
             report.add(
                 "file_missing", f"dataset {row.id}: its data file {row.file_sha256} is missing", **where
             )
-        elif ex.store.sha256_of(row.file_sha256) != row.file_sha256:
+        elif node.store.sha256_of(row.file_sha256) != row.file_sha256:
             report.add(
                 "file_corrupt",
                 f"dataset {row.id}: its data file no longer matches its SHA-256 {row.file_sha256}",
@@ -205,12 +205,12 @@ def _verify_datasets(ex: Exchange, s: Session, report: Report) -> None:
                 f"dataset {row.id} differs from its registration at log index {row.log_index}",
                 **where,
             )
-        payload, problems = verify_certificate(row.certificate, ex.key.public_raw)
+        payload, problems = verify_certificate(row.certificate, node.key.public_raw)
         if problems or payload is None:
             report.add("dataset_mismatch", f"dataset {row.id}: certificate: {'; '.join(problems)}", **where)
         elif payload.get("digest") != row.digest or payload.get("dataset_id") != row.id:
             report.add("dataset_mismatch", f"dataset {row.id}: its certificate names another digest", **where)
-    stored = list(ex.store.list())
+    stored = list(node.store.list())
     for name in stored:
         if name not in referenced:
             report.add("file_orphan", f"the store holds {name}, which no dataset references", file=name)

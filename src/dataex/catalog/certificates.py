@@ -9,18 +9,18 @@ from dataex.db.models import DatasetRow
 from dataex.errors import LogEntryNotFound
 
 if TYPE_CHECKING:
-    from dataex.exchange import Exchange
+    from dataex.node import Node
 
 
-def check(ex: Exchange, token: str, *, public_key: bytes | None = None) -> dict[str, Any]:
+def check(node: Node, token: str, *, public_key: bytes | None = None) -> dict[str, Any]:
     """``{ok, problems, payload, inclusion}``; with a foreign ``public_key`` only the signature is checked."""
-    key = public_key if public_key is not None else ex.key.public_raw
+    key = public_key if public_key is not None else node.key.public_raw
     payload, problems = verify_certificate(token, key)
     result: dict[str, Any] = {"ok": False, "problems": problems, "payload": payload}
     if payload is None or public_key is not None:
         result["ok"] = payload is not None and not problems
         return result
-    with ex.session() as s:
+    with node.session() as s:
         row = s.get(DatasetRow, payload.get("dataset_id"))
         if row is None:
             problems.append(f"dataset {payload.get('dataset_id')} is not registered on this node")
@@ -28,7 +28,7 @@ def check(ex: Exchange, token: str, *, public_key: bytes | None = None) -> dict[
             problems.append(f"dataset {row.id} on this node has another digest than the certificate")
         index = payload.get("log_index")
         try:
-            proof = ex.log.prove_inclusion(s, int(index)) if isinstance(index, int) else None
+            proof = node.log.prove_inclusion(s, int(index)) if isinstance(index, int) else None
         except LogEntryNotFound:
             proof = None
     if proof is None:

@@ -19,17 +19,18 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
 from dataex.catalog import metadata as md
-from dataex.catalog.datasets import get_dataset_row
+from dataex.catalog import registration
+from dataex.catalog.datasets import Dataset, get_dataset_row
 from dataex.catalog.metadata import RAI_ALIASES, RAI_NAMESPACE, RAI_TERMS, Metadata, Viewer
 from dataex.catalog.registration import Registration
 from dataex.db.models import DatasetRow, NodeRow, PartyRow
 from dataex.errors import BadFile, Forbidden, InputFileNotFound, InvalidInput, UnsafePath
+from dataex.identity.parties import Party, get_party
 from dataex.ledger.log import iso
 from dataex.storage.store import CHUNK
 
 if TYPE_CHECKING:
-    from dataex.exchange import Exchange
-    from dataex.identity.parties import Party
+    from dataex.node import Node
 
 CROISSANT_1_1 = "http://mlcommons.org/croissant/1.1"
 RAI_1_0 = "http://mlcommons.org/croissant/RAI/1.0"
@@ -117,7 +118,7 @@ def croissant_type(duckdb_type: str) -> str:
 
 # -- export --------------------------------------------------------------------------------------
 def export_croissant(
-    ex: Exchange, dataset_id: str, *, local: bool, base_url: str | None = None, viewer: Viewer = None
+    node: Node, dataset_id: str, *, local: bool, base_url: str | None = None, viewer: Viewer = None
 ) -> dict[str, Any]:
     """The dataset's Croissant document.
 
@@ -125,40 +126,41 @@ def export_croissant(
     mlcroissant can load the records on this machine); ``local=False`` at the node's data route
     ``{base_url}/datasets/{id}/files/canonical.parquet``.
     """
-    dataset = ex.get_dataset(dataset_id)
+    with node.session() as s:
+        dataset = Dataset.of(get_dataset_row(s, dataset_id))
     if local:
-        content_url = ex.store.url(dataset.file_sha256)
+        content_url = node.store.url(dataset.file_sha256)
     else:
         content_url = f"{(base_url or '').rstrip('/')}/datasets/{dataset_id}/files/{FILE_ID}"
-    return to_croissant(ex, dataset_id, content_url=content_url, base_url=base_url, viewer=viewer)
+    return to_croissant(node, dataset_id, content_url=content_url, base_url=base_url, viewer=viewer)
 
 
 def to_croissant(
-    ex: Exchange, dataset_id: str, *, content_url: str, base_url: str | None = None, viewer: Viewer = None
+    node: Node, dataset_id: str, *, content_url: str, base_url: str | None = None, viewer: Viewer = None
 ) -> dict[str, Any]:
     """Writes the Croissant 1.1 JSON-LD document of a dataset whose file lives at ``content_url``."""
-    with ex.session() as s:
+    with node.session() as s:
         row = get_dataset_row(s, dataset_id)
         meta = md.read_metadata(s, dataset_id)
         md.check_readable(row, meta, viewer)
         owner = s.get(PartyRow, row.owner_id)
-        node = s.get(NodeRow, ex.node_id)
-        assert owner is not None and node is not None  # foreign keys
-        doc = _dataset_node(row, meta, owner, node, base_url)
+        node_row = s.get(NodeRow, node.node_id)
+        assert owner is not None and node_row is not None  # foreign keys
+        doc = _dataset_node(row, meta, owner, node_row, base_url)
         doc["distribution"] = [_file_object(row, content_url)]
         doc["recordSet"] = [_record_set(row, meta)]
         return doc
 
 
-def dataset_iri(node: NodeRow, dataset_id: str, base_url: str | None) -> str:
+def dataset_iri(node_row: NodeRow, dataset_id: str, base_url: str | None) -> str:
     """The IRI naming a dataset: its node URL when known, else a URN under the node's id."""
     if base_url:
         return f"{base_url.rstrip('/')}/datasets/{dataset_id}"
-    return f"urn:dataex:{node.id}:{dataset_id}"
+    return f"urn:dataex:{node_row.id}:{dataset_id}"
 
 
 def _dataset_node(
-    row: DatasetRow, meta: Metadata, owner: PartyRow, node: NodeRow, base_url: str | None
+    row: DatasetRow, meta: Metadata, owner: PartyRow, node_row: NodeRow, base_url: str | None
 ) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "@context": CONTEXT,
@@ -167,13 +169,13 @@ def _dataset_node(
         "name": row.title,
         "license": md.license_url(row.license) or row.license,
         "creator": {"@type": "sc:Organization", "name": owner.name, "identifier": owner.id},
-        "publisher": {"@type": "sc:Organization", "name": node.name, "identifier": node.origin},
+        "publisher": {"@type": "sc:Organization", "name": node_row.name, "identifier": node_row.origin},
         "datePublished": iso(row.registered_at),
         "version": "1.0.0",
         "citeAs": _bibtex(row, owner, base_url),
     }
     if base_url:
-        doc["url"] = dataset_iri(node, row.id, base_url)
+        doc["url"] = dataset_iri(node_row, row.id, base_url)
     optional = {
         "description": meta.description,
         "keywords": meta.keywords,
@@ -185,13 +187,13 @@ def _dataset_node(
     doc.update({k: v for k, v in optional.items() if v})
     doc.update({f"rai:{RAI_TERMS[k].term}": v for k, v in meta.rai.items()})
     if row.derived_from:
-        doc["prov:wasDerivedFrom"] = {"@id": dataset_iri(node, row.derived_from, base_url)}
+        doc["prov:wasDerivedFrom"] = {"@id": dataset_iri(node_row, row.derived_from, base_url)}
     doc.update(
         {
             "dataex:datasetId": row.id,
             "dataex:digest": row.digest,
             "dataex:certificateLogIndex": row.log_index,
-            "dataex:origin": node.origin,
+            "dataex:origin": node_row.origin,
         }
     )
     return doc
@@ -491,7 +493,7 @@ def check_checksums(file: CroissantFile) -> None:
 
 
 def import_croissant(
-    ex: Exchange,
+    node: Node,
     path: Path,
     *,
     owner_id: str,
@@ -511,36 +513,38 @@ def import_croissant(
     parsed = from_croissant(doc, base_dir=path.parent, allowed_roots=roots)
     if parsed.license is None:
         raise InvalidInput("the Croissant document has no license; add one (an SPDX id or URL)")
-    _check_owner(ex, owner_id, actor)
+    _check_owner(node, owner_id, actor)
     for file in parsed.files:
         check_checksums(file)
     registrations: list[Registration] = []
     for file in parsed.files:
-        reg = ex.register(
+        reg = registration.register(
+            node,
             file.path,
-            owner=owner_id,
+            owner_id=owner_id,
             title=parsed.name if len(parsed.files) == 1 else f"{parsed.name}: {file.id}",
             license=parsed.license,
             actor=actor.id if actor is not None else "operator",
         )
-        _describe(ex, reg, parsed, file, actor)
+        _describe(node, reg, parsed, file, actor)
         registrations.append(reg)
     return registrations
 
 
-def _check_owner(ex: Exchange, owner_id: str, actor: Party | None) -> None:
+def _check_owner(node: Node, owner_id: str, actor: Party | None) -> None:
     if actor is not None and not actor.is_operator and actor.id != owner_id:
         raise Forbidden("a party imports data for itself only; leave out --owner")
-    owner = ex.get_party(owner_id)  # PartyNotFound
+    with node.session() as s:
+        owner = get_party(s, owner_id)  # PartyNotFound
     if owner.role not in ("provider", "operator"):
         raise Forbidden(f"party {owner_id} has role {owner.role!r}; only providers own datasets")
 
 
 def _describe(
-    ex: Exchange, reg: Registration, parsed: ParsedCroissant, file: CroissantFile, actor: Party | None
+    node: Node, reg: Registration, parsed: ParsedCroissant, file: CroissantFile, actor: Party | None
 ) -> Metadata:
     return md.describe(
-        ex,
+        node,
         reg.dataset.id,
         actor=actor,
         description=parsed.description,

@@ -21,7 +21,7 @@ from dataex.errors import DatasetNotFound
 from dataex.identity.parties import Party
 
 if TYPE_CHECKING:
-    from dataex.exchange import Exchange
+    from dataex.node import Node
 
 Right = Literal["holding", "processing_use", "product_operation"]
 RIGHTS: tuple[str, ...] = get_args(Right)
@@ -101,7 +101,7 @@ def visible_to(viewer: CatalogViewer) -> ColumnElement[bool] | None:
     return ~private
 
 
-def list_datasets(ex: Exchange, *, owner: str | None = None, viewer: CatalogViewer = None) -> list[Dataset]:
+def list_datasets(node: Node, *, owner: str | None = None, viewer: CatalogViewer = None) -> list[Dataset]:
     """The datasets ``viewer`` may see (``owner``: of that party only), oldest first."""
     q = select(DatasetRow).order_by(DatasetRow.registered_at, DatasetRow.id)
     if owner is not None:
@@ -109,17 +109,17 @@ def list_datasets(ex: Exchange, *, owner: str | None = None, viewer: CatalogView
     visible = visible_to(viewer)
     if visible is not None:
         q = q.where(visible)
-    with ex.session() as s:
+    with node.session() as s:
         return [Dataset.of(r) for r in s.scalars(q)]
 
 
-def get_dataset(ex: Exchange, dataset_id: str, *, viewer: CatalogViewer = None) -> Dataset:
+def get_dataset(node: Node, dataset_id: str, *, viewer: CatalogViewer = None) -> Dataset:
     """The dataset, if ``viewer`` may see it; ``DatasetNotFound`` otherwise, as for an unknown id."""
     q = select(DatasetRow).where(DatasetRow.id == dataset_id)
     visible = visible_to(viewer)
     if visible is not None:
         q = q.where(visible)
-    with ex.session() as s:
+    with node.session() as s:
         row = s.scalar(q)
         if row is None:
             raise DatasetNotFound(dataset_id)

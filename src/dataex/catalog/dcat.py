@@ -19,7 +19,7 @@ from dataex.db.models import DatasetMetadataRow, DatasetRow, NodeRow, PartyRow
 from dataex.ledger.log import iso
 
 if TYPE_CHECKING:
-    from dataex.exchange import Exchange
+    from dataex.node import Node
 
 IANA = "https://www.iana.org/assignments/media-types/"
 PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
@@ -36,20 +36,20 @@ CONTEXT: dict[str, str] = {
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def dcat_catalog(ex: Exchange, *, base_url: str) -> dict[str, Any]:
+def dcat_catalog(node: Node, *, base_url: str) -> dict[str, Any]:
     """A ``dcat:Catalog`` of every public dataset; IRIs are node URLs under ``base_url``."""
     base = base_url.rstrip("/")
-    with ex.session() as s:
-        node = s.get(NodeRow, ex.node_id)
-        assert node is not None
+    with node.session() as s:
+        node_row = s.get(NodeRow, node.node_id)
+        assert node_row is not None
         datasets = [_dataset(base, row, meta, owner) for row, meta, owner in _public(s)]
     return {
         "@context": CONTEXT,
         "@id": f"{base}/catalog/dcat",
         "@type": "dcat:Catalog",
-        "dct:title": node.name,
-        "dct:description": f"Public datasets of the dataex node {node.origin}",
-        "dct:publisher": {"@id": f"{base}/", "@type": "foaf:Agent", "foaf:name": node.name},
+        "dct:title": node_row.name,
+        "dct:description": f"Public datasets of the dataex node {node_row.origin}",
+        "dct:publisher": {"@id": f"{base}/", "@type": "foaf:Agent", "foaf:name": node_row.name},
         "dcat:dataset": datasets,
     }
 

@@ -34,7 +34,7 @@ from dataex.identity.parties import Party, new_id
 from dataex.ledger.log import utc_now
 
 if TYPE_CHECKING:
-    from dataex.exchange import Exchange
+    from dataex.node import Node
 
 Status = Literal["open", "closed"]
 FIELD_WEIGHT: Final = 0.7
@@ -165,7 +165,7 @@ def posted_record(row: DemandRow) -> dict[str, Any]:
 
 
 def post_demand(
-    ex: Exchange,
+    node: Node,
     *,
     actor: Party,
     title: str,
@@ -190,11 +190,11 @@ def post_demand(
         status="open",
         created_at=utc_now(),
     )
-    with ex.transaction() as s:
+    with node.transaction() as s:
         s.add(row)
         s.flush()
-        ex.log.append(s, "demand.posted", posted_record(row), actor=actor.id)
-        ex.log.checkpoint(s)
+        node.log.append(s, "demand.posted", posted_record(row), actor=actor.id)
+        node.log.checkpoint(s)
         return Demand.of(row)
 
 
@@ -208,12 +208,12 @@ def _demand_row(session: Session, demand_id: str) -> DemandRow:
     return row
 
 
-def get_demand(ex: Exchange, demand_id: str) -> Demand:
-    with ex.session() as s:
+def get_demand(node: Node, demand_id: str) -> Demand:
+    with node.session() as s:
         return Demand.of(_demand_row(s, demand_id))
 
 
-def list_demands(ex: Exchange, *, status: str = "open", consumer: str | None = None) -> list[Demand]:
+def list_demands(node: Node, *, status: str = "open", consumer: str | None = None) -> list[Demand]:
     """Demands with ``status`` (open, closed or all), newest first."""
     if status not in ("open", "closed", "all"):
         raise InvalidInput(f"unknown demand status {status!r}; use open, closed or all")
@@ -222,13 +222,13 @@ def list_demands(ex: Exchange, *, status: str = "open", consumer: str | None = N
         q = q.where(DemandRow.status == status)
     if consumer is not None:
         q = q.where(DemandRow.consumer_id == consumer)
-    with ex.session() as s:
+    with node.session() as s:
         return [Demand.of(r) for r in s.scalars(q)]
 
 
-def close_demand(ex: Exchange, demand_id: str, *, actor: Party | None = None) -> Demand:
+def close_demand(node: Node, demand_id: str, *, actor: Party | None = None) -> Demand:
     """Closes an open demand (its consumer or the operator); logged as ``demand.closed``."""
-    with ex.transaction() as s:
+    with node.transaction() as s:
         row = _demand_row(s, demand_id)
         if actor is not None and not actor.is_operator and actor.id != row.consumer_id:
             raise Forbidden(f"only the consumer who posted {demand_id} (or the operator) may close it")
@@ -236,8 +236,8 @@ def close_demand(ex: Exchange, demand_id: str, *, actor: Party | None = None) ->
             raise Conflict(f"demand {demand_id} is already {row.status}", demand_id=demand_id)
         row.status = "closed"
         s.flush()
-        ex.log.append(s, "demand.closed", {"demand_id": row.id}, actor=_actor_id(actor))
-        ex.log.checkpoint(s)
+        node.log.append(s, "demand.closed", {"demand_id": row.id}, actor=_actor_id(actor))
+        node.log.checkpoint(s)
         return Demand.of(row)
 
 
@@ -276,11 +276,11 @@ def _candidates(session: Session, demand: DemandRow, viewer: Viewer) -> list[str
     return [dataset_id for dataset_id, _ in page]
 
 
-def match_demand(ex: Exchange, demand_id: str, *, limit: int = 10, actor: Party | None = None) -> list[Match]:
+def match_demand(node: Node, demand_id: str, *, limit: int = 10, actor: Party | None = None) -> list[Match]:
     """Datasets visible to ``actor`` that could serve the demand, best first; logged."""
     if not 1 <= limit <= 100:
         raise InvalidInput(f"limit must be between 1 and 100; got {limit}")
-    with ex.transaction() as s:
+    with node.transaction() as s:
         demand = _demand_row(s, demand_id)
         wanted = demand_terms(demand)
         matches = []
@@ -294,18 +294,18 @@ def match_demand(ex: Exchange, demand_id: str, *, limit: int = 10, actor: Party 
             "demand_id": demand_id,
             "matches": [{"dataset_id": m.dataset_id, "score": m.score} for m in matches],
         }
-        ex.log.append(s, "demand.matched", record, actor=_actor_id(actor))
-        ex.log.checkpoint(s)
+        node.log.append(s, "demand.matched", record, actor=_actor_id(actor))
+        node.log.checkpoint(s)
     return matches
 
 
 def demands_for_dataset(
-    ex: Exchange, dataset_id: str, *, actor: Party | None = None, limit: int = 20
+    node: Node, dataset_id: str, *, actor: Party | None = None, limit: int = 20
 ) -> list[DemandMatch]:
     """Open demands the dataset could serve, best first (its owner or the operator); logged."""
     if not 1 <= limit <= 100:
         raise InvalidInput(f"limit must be between 1 and 100; got {limit}")
-    with ex.transaction() as s:
+    with node.transaction() as s:
         dataset = get_dataset_row(s, dataset_id)
         if actor is not None and not actor.is_operator and actor.id != dataset.owner_id:
             raise Forbidden(f"only the owner of {dataset_id} (or the operator) sees the demands it matches")
@@ -321,8 +321,8 @@ def demands_for_dataset(
             "dataset_id": dataset_id,
             "demands": [{"demand_id": m.demand.id, "score": m.score} for m in out],
         }
-        ex.log.append(s, "dataset.demands_matched", record, actor=_actor_id(actor))
-        ex.log.checkpoint(s)
+        node.log.append(s, "dataset.demands_matched", record, actor=_actor_id(actor))
+        node.log.checkpoint(s)
     return out
 
 

@@ -23,8 +23,8 @@ from dataex.errors import DatasetNotFound, Forbidden, InvalidInput
 from dataex.ledger.log import canonical_json, utc_now
 
 if TYPE_CHECKING:
-    from dataex.exchange import Exchange
     from dataex.identity.parties import Party
+    from dataex.node import Node
 
 ANONYMOUS: Final = "anonymous"
 Viewer: TypeAlias = "Party | Literal['anonymous'] | None"
@@ -266,13 +266,13 @@ def _rai_value(key: str, term: RaiTerm, value: object) -> RaiValue | None:
 
 
 # -- the service ---------------------------------------------------------------------------------
-def get_metadata(ex: Exchange, dataset_id: str, *, viewer: Viewer = None) -> Metadata:
+def get_metadata(node: Node, dataset_id: str, *, viewer: Viewer = None) -> Metadata:
     """The dataset's metadata; defaults (empty description, public) when nothing was described.
 
     ``viewer`` is who asks: ``None`` for the local operator, ``"anonymous"`` for an unauthenticated
     HTTP client, else a party. Private metadata is for its owner and the operator only.
     """
-    with ex.session() as s:
+    with node.session() as s:
         meta = read_metadata(s, dataset_id)
         check_readable(get_dataset_row(s, dataset_id), meta, viewer)
         return meta
@@ -301,7 +301,7 @@ def check_describer(dataset: DatasetRow, actor: Party | None) -> None:
 
 
 def describe(
-    ex: Exchange,
+    node: Node,
     dataset_id: str,
     *,
     actor: Party | None,
@@ -335,8 +335,8 @@ def describe(
     if visibility is not None:
         changes["visibility"] = validate_visibility(visibility)
     rai_changes = validate_rai(rai) if rai is not None else None
-    with ex.transaction() as s:
-        ex.log.lock(s)
+    with node.transaction() as s:
+        node.log.lock(s)
         dataset = get_dataset_row(s, dataset_id)
         check_describer(dataset, actor)
         columns = [str(c["name"]) for c in dataset.columns]
@@ -345,14 +345,14 @@ def describe(
         changed = [k for k, v in merged.content().items() if current.content()[k] != v]
         now = utc_now()
         _store(s, merged, now)
-        ex.log.append(
+        node.log.append(
             s,
             "dataset.described",
             {"dataset_id": dataset_id, "changed": changed, "metadata_sha256": merged.sha256()},
             actor=actor.id if actor is not None else "operator",
         )
         _reindex(s, dataset_id)
-        ex.log.checkpoint(s)
+        node.log.checkpoint(s)
         return Metadata(**{**merged.content(), "updated_at": now})
 
 

@@ -32,7 +32,7 @@ from dataex.storage.importer import import_table
 from dataex.storage.store import sha256_file
 
 if TYPE_CHECKING:
-    from dataex.exchange import Exchange
+    from dataex.node import Node
 
 SIMILARITY_THRESHOLD = 0.8
 
@@ -71,7 +71,7 @@ def _check_parties(session: Session, owner_id: str, derived_from: str | None) ->
 
 
 def register(
-    ex: Exchange,
+    node: Node,
     path: Path,
     *,
     owner_id: str,
@@ -82,18 +82,56 @@ def register(
     actor: str = "operator",
     source_name: str | None = None,
     on_registered: Callable[[Session, DatasetRow], None] | None = None,
+    analyze: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> Registration:
     """Registers the table in ``path`` for ``owner_id``; see the module docstring for the steps.
 
     ``on_registered(session, row)`` runs inside the registration's transaction, after its log
     entry, for a caller whose own state change and log entry belong to the same unit (e.g. the
     ``dataset.anonymized`` record of a release); it does not run when the data was registered before.
+    After the commit of a new dataset, ``analyze`` runs the node's registration hooks in order
+    (classification, then quality, as installed by the composition root), each announced to
+    ``progress`` by its phase name first.
     """
+    reg = _register(
+        node,
+        path,
+        owner_id=owner_id,
+        title=title,
+        license=license,
+        rights=rights,
+        derived_from=derived_from,
+        actor=actor,
+        source_name=source_name,
+        on_registered=on_registered,
+    )
+    if reg.created and analyze:
+        for hook in node.registration_hooks:
+            if progress is not None:
+                progress(hook.phase)
+            hook.run(node, reg.dataset.id)
+    return reg
+
+
+def _register(
+    node: Node,
+    path: Path,
+    *,
+    owner_id: str,
+    title: str,
+    license: str,
+    rights: list[str] | None,
+    derived_from: str | None,
+    actor: str,
+    source_name: str | None,
+    on_registered: Callable[[Session, DatasetRow], None] | None,
+) -> Registration:
     rights = list(rights) if rights is not None else list(RIGHTS)
     title, license = _validate(title, license, rights)
-    with ex.session() as s:
+    with node.session() as s:
         _check_parties(s, owner_id, derived_from)
-    with ex.staging.work() as work:
+    with node.staging.work() as work:
         canonical = work.dir / "canonical.parquet"
         scratch = work.dir / "scratch"
         scratch.mkdir()
@@ -102,8 +140,8 @@ def register(
         fp = digest_parquet(canonical, names)
         sha = sha256_file(canonical)
         size = os.path.getsize(canonical)
-        with ex.transaction() as s:
-            ex.log.lock(s)
+        with node.transaction() as s:
+            node.log.lock(s)
             owner = _check_parties(s, owner_id, derived_from)
             same = s.scalars(
                 select(DatasetRow).where(DatasetRow.digest == fp.digest, DatasetRow.owner_id == owner_id)
@@ -137,15 +175,15 @@ def register(
             )
             s.add(row)
             s.flush()
-            entry = ex.log.append(s, "dataset.registered", registration_record(row), actor=actor)
+            entry = node.log.append(s, "dataset.registered", registration_record(row), actor=actor)
             row.log_index = entry.index
-            row.certificate = sign_certificate(ex.key, certificate_payload(ex, row, owner))
+            row.certificate = sign_certificate(node.key, certificate_payload(node, row, owner))
             reindex_dataset(s, row.id)
             if on_registered is not None:
                 on_registered(s, row)
-            ex.log.checkpoint(s)
+            node.log.checkpoint(s)
             dataset = Dataset.of(row)
-        ex.store.put(ready, sha)
+        node.store.put(ready, sha)
     return Registration(dataset, created=True)
 
 
@@ -184,10 +222,10 @@ def registration_record(row: DatasetRow) -> dict[str, object]:
     }
 
 
-def certificate_payload(ex: Exchange, row: DatasetRow, owner: PartyRow) -> dict[str, object]:
+def certificate_payload(node: Node, row: DatasetRow, owner: PartyRow) -> dict[str, object]:
     return {
         "v": CERT_VERSION,
-        "iss": ex.origin,
+        "iss": node.origin,
         "dataset_id": row.id,
         "title": row.title,
         "digest": row.digest,

@@ -36,7 +36,7 @@ from dataex.identity.parties import Party
 from dataex.ledger.log import utc_now
 
 if TYPE_CHECKING:
-    from dataex.exchange import Exchange
+    from dataex.node import Node
 
 MAX_QUERY_CHARS: Final = 500
 MAX_LIMIT: Final = 100
@@ -127,9 +127,9 @@ def reindex_dataset(session: Session, dataset_id: str) -> None:
     session.flush()
 
 
-def rebuild_index(ex: Exchange) -> int:
+def rebuild_index(node: Node) -> int:
     """Rebuilds every dataset's search document (after an upgrade, or a tokenizer change)."""
-    with ex.transaction() as s:
+    with node.transaction() as s:
         ids = list(s.scalars(select(DatasetRow.id).order_by(DatasetRow.id)))
         for dataset_id in ids:
             reindex_dataset(s, dataset_id)
@@ -316,7 +316,7 @@ def _validate_page(limit: int, offset: int, tier: str | None) -> None:
 
 
 def search(
-    ex: Exchange,
+    node: Node,
     query: str,
     *,
     limit: int = 20,
@@ -339,7 +339,7 @@ def search(
         license=license, owner=owner, quality_grade=quality_grade, sensitivity=sensitivity, tier=tier
     )
     viewer = Viewer.of(actor)
-    with ex.session() as s:
+    with node.session() as s:
         mode: Mode = "all"
         page, total = ranked(s, found, mode=mode, viewer=viewer, filters=filters, limit=limit, offset=offset)
         if total == 0 and len(found) > 1:

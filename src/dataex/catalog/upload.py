@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Final, Literal
 
+from dataex.catalog import registration
 from dataex.catalog.datasets import RIGHTS, Dataset
 from dataex.errors import FileTooLarge, Forbidden, InvalidInput
 from dataex.storage.importer import SUFFIXES
 
 if TYPE_CHECKING:
-    from dataex.exchange import Exchange
     from dataex.identity.parties import Party
+    from dataex.node import Node
 
 CHUNK: Final = 1 << 20
 Phase = Literal["receiving", "registering", "classifying", "scoring", "done"]
@@ -80,7 +81,7 @@ def parse_rights(text: str) -> list[str]:
 
 
 def register_upload(
-    ex: Exchange,
+    node: Node,
     source: IO[bytes],
     *,
     filename: str | None,
@@ -105,35 +106,25 @@ def register_upload(
     if not title.strip() or not license.strip():
         raise InvalidInput("an upload needs a title and a license")
     report = progress or (lambda _phase, _bytes: None)
-    with ex.staging.work() as work:
+    with node.staging.work() as work:
         local = work.dir / f"upload{suffix}"
         with local.open("wb") as out:
-            limit = ex.settings.max_upload_bytes if max_bytes is None else max_bytes
+            limit = node.settings.max_upload_bytes if max_bytes is None else max_bytes
             size = copy_limited(source, out, max_bytes=limit, progress=report)
         report("registering", size)
-        reg = ex.register(
+        reg = registration.register(
+            node,
             local,
-            owner=owner or actor.id,
+            owner_id=owner or actor.id,
             title=title.strip(),
             license=license.strip(),
             rights=rights,
             derived_from=derived_from or None,
             actor=actor.id,
             source_name=name,
-            analyze=False,
+            analyze=analyze,
+            progress=lambda phase: report(phase, size),
         )
-    if reg.created and analyze:
-        _analyze(ex, reg.dataset.id, size, report)
     report("done", size)
     return Uploaded(dataset=reg.dataset, created=reg.created)
 
-
-def _analyze(ex: Exchange, dataset_id: str, size: int, report: Progress) -> None:
-    """What ``Exchange.register`` runs after a registration, phase by phase."""
-    from dataex.privacy.classify import classify_dataset
-    from dataex.quality.service import evaluate
-
-    report("classifying", size)
-    classify_dataset(ex, dataset_id)
-    report("scoring", size)
-    evaluate(ex, dataset_id)

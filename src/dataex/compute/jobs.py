@@ -51,7 +51,7 @@ from dataex.ledger.log import utc_now
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from dataex.exchange import Exchange
+    from dataex.node import Node
 
 JobState = Literal["queued", "running", "succeeded", "failed", "killed"]
 TRANSITIONS: Final[dict[str, tuple[str, ...]]] = {
@@ -95,12 +95,12 @@ def supervisor_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def job_dir(ex: Exchange, job_id: str) -> Path:
-    return Path(ex.settings.home, "jobs", job_id)
+def job_dir(node: Node, job_id: str) -> Path:
+    return Path(node.settings.home, "jobs", job_id)
 
 
 def transition(
-    s: Session, ex: Exchange, row: ComputeJobRow, to: str, *, actor: str, data: dict[str, Any] | None = None
+    s: Session, node: Node, row: ComputeJobRow, to: str, *, actor: str, data: dict[str, Any] | None = None
 ) -> None:
     """Moves ``row`` to ``to`` and appends ``compute.job.<to>`` in the caller's transaction."""
     if to not in TRANSITIONS.get(row.state, ()):
@@ -117,19 +117,19 @@ def transition(
     if to in FINAL:
         row.finished_at = now
     record = {"job_id": row.id, "contract_id": row.contract_id, "dataset_id": row.dataset_id, "state": to}
-    ex.log.append(s, f"compute.job.{to}", record | (data or {}), actor=actor)
-    ex.log.checkpoint(s)
+    node.log.append(s, f"compute.job.{to}", record | (data or {}), actor=actor)
+    node.log.checkpoint(s)
 
 
-def submit(ex: Exchange, party: Party, contract_id: str, recipe_source: str | dict[str, Any]) -> Job:
+def submit(node: Node, party: Party, contract_id: str, recipe_source: str | dict[str, Any]) -> Job:
     """Authorizes and checks a recipe, then queues the job; see the module docstring."""
-    recover(ex)
-    with ex.session() as s:
+    recover(node)
+    with node.session() as s:
         contract = s.get(ContractRow, contract_id)
         if contract is None:
             raise ContractNotFound(contract_id)
         dataset_id = contract.dataset_id
-    decision = authorize(ex, party, "compute", dataset_id, {"contract_id": contract_id})
+    decision = authorize(node, party, "compute", dataset_id, {"contract_id": contract_id})
     decision.raise_if_denied()
     try:
         if decision.contract_id != contract_id:
@@ -139,12 +139,12 @@ def submit(ex: Exchange, party: Party, contract_id: str, recipe_source: str | di
                 contract_id=contract_id,
             )
         recipe = recipes.parse(recipe_source)
-        _check(ex, recipe, contract_id, dataset_id)
+        _check(node, recipe, contract_id, dataset_id)
     except DataexError as e:
-        _refuse(ex, party, contract_id, e)
+        _refuse(node, party, contract_id, e)
         raise
     eps_nano = 0 if recipe.epsilon is None else budget.to_units(recipe.epsilon, odrl.EPSILON_SCALE, "epsilon")
-    with ex.transaction() as s:
+    with node.transaction() as s:
         row = ComputeJobRow(
             id=new_id("job"), contract_id=contract_id, dataset_id=dataset_id, consumer_id=party.id,
             recipe=recipe.to_dict(), limits=dict(recipe.limits), state="queued", reason=None,
@@ -159,7 +159,7 @@ def submit(ex: Exchange, party: Party, contract_id: str, recipe_source: str | di
             "features": recipe.features,
             "target": recipe.target,
         }
-        ex.log.append(
+        node.log.append(
             s,
             "compute.job.queued",
             {"job_id": row.id, "contract_id": contract_id, "dataset_id": dataset_id, "state": "queued"}
@@ -169,12 +169,12 @@ def submit(ex: Exchange, party: Party, contract_id: str, recipe_source: str | di
             },
             actor=party.id,
         )
-        ex.log.checkpoint(s)
+        node.log.checkpoint(s)
         return Job.of(row)
 
 
-def _check(ex: Exchange, recipe: recipes.Recipe, contract_id: str, dataset_id: str) -> None:
-    with ex.session() as s:
+def _check(node: Node, recipe: recipes.Recipe, contract_id: str, dataset_id: str) -> None:
+    with node.session() as s:
         dataset = s.get(DatasetRow, dataset_id)
         contract = s.get(ContractRow, contract_id)
         assert dataset is not None and contract is not None
@@ -186,7 +186,7 @@ def _check(ex: Exchange, recipe: recipes.Recipe, contract_id: str, dataset_id: s
             {str(f["name"]): str(f.get("type")) for f in fields},
             {str(f["name"]): str(f.get("category")) for f in fields},
         )
-        path = ex.store.url(dataset.file_sha256)
+        path = node.store.url(dataset.file_sha256)
         left = contract.remaining_epsilon_nano
         settings = s.get(DpSettingsRow, dataset_id)
         bounded = set(settings.bounds) if settings else set()
@@ -221,22 +221,22 @@ def _check(ex: Exchange, recipe: recipes.Recipe, contract_id: str, dataset_id: s
             )
 
 
-def _refuse(ex: Exchange, party: Party, contract_id: str, error: DataexError) -> None:
-    with ex.transaction() as s:
-        ex.log.append(
+def _refuse(node: Node, party: Party, contract_id: str, error: DataexError) -> None:
+    with node.transaction() as s:
+        node.log.append(
             s,
             "compute.refused",
             {"contract_id": contract_id, "code": error.code, "reason": error.message},
             actor=party.id,
         )
-        ex.log.checkpoint(s)
+        node.log.checkpoint(s)
 
 
-def run_job(ex: Exchange, job_id: str) -> Job:
+def run_job(node: Node, job_id: str) -> Job:
     """Runs a queued job to its end in a worker process (blocking); returns its final record."""
-    with ex.transaction() as s:
+    with node.transaction() as s:
         row = _row(s, job_id)
-        transition(s, ex, row, "running", actor="node", data={"limits": row.limits})
+        transition(s, node, row, "running", actor="node", data={"limits": row.limits})
         row.supervisor, row.heartbeat_at = supervisor_id(), utc_now()
         limits, recipe, contract_id, dataset_id = (
             dict(row.limits),
@@ -250,31 +250,31 @@ def run_job(ex: Exchange, job_id: str) -> Job:
         spec = {
             "job_id": job_id,
             "recipe": recipe,
-            "data_path": consented_source(ex, dataset.id).path,
+            "data_path": consented_source(node, dataset.id).path,
             "bounds": dict(settings.bounds) if settings else {},
             "domains": dict(settings.domains) if settings else {},
             "dataset": {"id": dataset.id, "digest": dataset.digest, "rows": dataset.rows},
         }
-    work = job_dir(ex, job_id)
+    work = job_dir(node, job_id)
     shutil.rmtree(work, ignore_errors=True)
     (work / "out").mkdir(parents=True)
     spec["out_dir"] = str(work / "out")
     (work / "spec.json").write_text(json.dumps(spec))
 
     def beat(_pid: int) -> None:
-        with ex.transaction() as s:
+        with node.transaction() as s:
             r = _row(s, job_id)
             r.heartbeat_at = utc_now()
 
     outcome = supervise(work, limits=limits, heartbeat=beat)
     usage = {"wall_seconds": round(outcome.wall_seconds, 3), "cpu_seconds": round(outcome.cpu_seconds, 3)}
     if outcome.state == "succeeded":
-        return _succeed(ex, job_id, contract_id, recipe, work, outcome.result, usage)
-    return _end(ex, job_id, outcome.state, outcome.reason, usage, contract_id=contract_id)
+        return _succeed(node, job_id, contract_id, recipe, work, outcome.result, usage)
+    return _end(node, job_id, outcome.state, outcome.reason, usage, contract_id=contract_id)
 
 
 def _succeed(
-    ex: Exchange, job_id: str, contract_id: str, recipe: dict[str, Any], work: Path, result: dict[str, Any],
+    node: Node, job_id: str, contract_id: str, recipe: dict[str, Any], work: Path, result: dict[str, Any],
     usage: dict[str, Any],
 ) -> Job:  # fmt: skip
     outputs = {}
@@ -283,45 +283,45 @@ def _succeed(
         outputs[name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
     try:
         charge = budget.charge(
-            ex, contract_id, epsilon=_epsilon_to_charge(ex, contract_id, recipe), queries=1, actor="node"
+            node, contract_id, epsilon=_epsilon_to_charge(node, contract_id, recipe), queries=1, actor="node"
         )
     except DataexError as e:
         shutil.rmtree(work / "out", ignore_errors=True)
-        return _end(ex, job_id, "failed", f"not charged, outputs discarded: {e.message}", usage)
+        return _end(node, job_id, "failed", f"not charged, outputs discarded: {e.message}", usage)
     usage |= {"epsilon": charge.epsilon, "queries": 1}
-    with ex.transaction() as s:
+    with node.transaction() as s:
         row = _row(s, job_id)
         row.metrics, row.outputs, row.usage = dict(result.get("metrics", {})), outputs, usage
-        _job_fee(s, ex, contract_id)
+        _job_fee(s, node, contract_id)
         mia = result.get("membership_inference", {})
         transition(
-            s, ex, row, "succeeded", actor="node",
+            s, node, row, "succeeded", actor="node",
             data={"outputs": outputs, "metrics": row.metrics, "usage": usage, "membership_inference": mia},
         )  # fmt: skip
         return Job.of(row)
 
 
-def _epsilon_to_charge(ex: Exchange, contract_id: str, recipe: dict[str, Any]) -> float:
+def _epsilon_to_charge(node: Node, contract_id: str, recipe: dict[str, Any]) -> float:
     """The DP model's ε when the contract carries an ε budget; today only L1 offers do, and compute
     needs L2, so on an L2 contract the ε is recorded (log, model card) but there is no budget to charge."""
-    with ex.session() as s:
+    with node.session() as s:
         contract = s.get(ContractRow, contract_id)
         has_budget = contract is not None and contract.remaining_epsilon_nano is not None
     return float(recipe.get("epsilon") or 0) if has_budget else 0.0
 
 
-def _job_fee(s: Session, ex: Exchange, contract_id: str) -> None:
+def _job_fee(s: Session, node: Node, contract_id: str) -> None:
     """MARKET HOOK: a per-job price. ``budget.charge`` above already settled one query (an offer
     priced per query prices each job that way); only a ``job``-unit price is posted here."""
     from dataex.market.settlement import charge_usage
 
     order = s.scalars(select(OrderRow).where(OrderRow.contract_id == contract_id)).first()
     if order is not None and dict(order.price).get("unit") == "job":
-        charge_usage(s, contract_id, jobs=1, actor="node", log=ex.log)
+        charge_usage(s, contract_id, jobs=1, actor="node", log=node.log)
 
 
 def _end(
-    ex: Exchange,
+    node: Node,
     job_id: str,
     state: str,
     reason: str | None,
@@ -329,12 +329,12 @@ def _end(
     *,
     contract_id: str | None = None,
 ) -> Job:
-    with ex.transaction() as s:
+    with node.transaction() as s:
         row = _row(s, job_id)
         row.reason, row.usage = reason, usage
         if state == "killed" and contract_id is not None:
-            _job_fee(s, ex, contract_id)
-        transition(s, ex, row, state, actor="node", data={"reason": reason, "usage": usage})
+            _job_fee(s, node, contract_id)
+        transition(s, node, row, state, actor="node", data={"reason": reason, "usage": usage})
         return Job.of(row)
 
 
@@ -345,23 +345,23 @@ def _row(s: Session, job_id: str) -> ComputeJobRow:
     return row
 
 
-def recover(ex: Exchange, *, now: datetime | None = None) -> list[str]:
+def recover(node: Node, *, now: datetime | None = None) -> list[str]:
     """Marks ``failed`` (not charged) every unfinished job whose supervisor is gone; returns their ids.
 
     Gone: a process on this host that no longer exists, or no heartbeat for ``STALE_AFTER``.
     """
     now = now or utc_now()
     host = socket.gethostname()
-    with ex.session() as s:
+    with node.session() as s:
         rows = list(s.scalars(select(ComputeJobRow).where(ComputeJobRow.state.in_(("queued", "running")))))
         dead = [r.id for r in rows if _gone(r, host, now)]
     for job_id in dead:
-        with ex.transaction() as s:
+        with node.transaction() as s:
             row = _row(s, job_id)
             if row.state in FINAL:
                 continue
             row.reason = "interrupted: the node stopped while the job was unfinished (not charged)"
-            transition(s, ex, row, "failed", actor="node", data={"reason": row.reason})
+            transition(s, node, row, "failed", actor="node", data={"reason": row.reason})
     return dead
 
 
@@ -380,10 +380,10 @@ def _gone(row: ComputeJobRow, host: str, now: datetime) -> bool:
     return False
 
 
-def get_job(ex: Exchange, job_id: str, *, actor: Party) -> Job:
+def get_job(node: Node, job_id: str, *, actor: Party) -> Job:
     """The job, for its consumer, the dataset's owner, the operator and auditors (else not found)."""
-    recover(ex)
-    with ex.session() as s:
+    recover(node)
+    with node.session() as s:
         row = s.get(ComputeJobRow, job_id)
         if row is None or not _may_read(s, actor, row):
             raise JobNotFound(job_id)
@@ -397,15 +397,15 @@ def _may_read(s: Session, actor: Party, row: ComputeJobRow) -> bool:
     return dataset is not None and dataset.owner_id == actor.id
 
 
-def output_path(ex: Exchange, job_id: str, name: str, *, actor: Party) -> Path:
+def output_path(node: Node, job_id: str, name: str, *, actor: Party) -> Path:
     """An output file of a succeeded job, for the job's consumer only."""
-    job = get_job(ex, job_id, actor=actor)
+    job = get_job(node, job_id, actor=actor)
     if actor.id != job.consumer_id or job.state != "succeeded" or name not in job.outputs:
         raise JobNotFound(job_id) if actor.id != job.consumer_id else InvalidTransition(
             f"job {job_id} has no output {name!r} (state {job.state}; outputs: {sorted(job.outputs)})",
             contract_id=job.contract_id, state=job.state, event="download",
         )  # fmt: skip
-    path = job_dir(ex, job_id) / "out" / name
+    path = job_dir(node, job_id) / "out" / name
     if hashlib.sha256(path.read_bytes()).hexdigest() != job.outputs[name]["sha256"]:
         from dataex.errors import IntegrityError
 

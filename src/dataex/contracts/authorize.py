@@ -1,7 +1,7 @@
 """``authorize()``: the single choke point in front of every access to a dataset.
 
 Every caller (API, CLI, DP SQL, compute, extract, PSI, Delta Sharing) asks
-``authorize(ex, party, action, dataset_id, context)`` and gets a :class:`Decision` naming the rule
+``authorize(node, party, action, dataset_id, context)`` and gets a :class:`Decision` naming the rule
 that decided. Every decision, allow or deny, is appended to the transparency log
 (``access.allowed`` / ``access.denied``) and committed before it is returned: that is how an
 auditor sees probing. Rules, first match wins:
@@ -39,7 +39,7 @@ from dataex.ledger.log import utc_now
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from dataex.exchange import Exchange
+    from dataex.node import Node
 
 Action = Literal["read_metadata", "dp_query", "compute", "extract", "psi", "download"]
 ACTIONS: Final[tuple[str, ...]] = get_args(Action)
@@ -73,7 +73,7 @@ class Decision:
 
 
 def authorize(
-    ex: Exchange, party: Party, action: str, dataset_id: str, context: dict[str, Any] | None = None
+    node: Node, party: Party, action: str, dataset_id: str, context: dict[str, Any] | None = None
 ) -> Decision:
     """Decides whether ``party`` may do ``action`` on ``dataset_id``, and logs the decision.
 
@@ -83,8 +83,8 @@ def authorize(
     if action not in ACTIONS:
         raise InvalidInput(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
     context = dict(context or {})
-    with ex.transaction() as s:
-        decision = _decide(ex, s, party, action, dataset_id, context)
+    with node.transaction() as s:
+        decision = _decide(node, s, party, action, dataset_id, context)
         record = {
             "party": party.id,
             "role": party.role,
@@ -98,13 +98,13 @@ def authorize(
             },
         }
         event = "access.allowed" if decision.allow else "access.denied"
-        entry = ex.log.append(s, event, record, actor=party.id)
-        ex.log.checkpoint(s)
+        entry = node.log.append(s, event, record, actor=party.id)
+        node.log.checkpoint(s)
     return replace(decision, log_index=entry.index)
 
 
 def _decide(
-    ex: Exchange, s: Session, party: Party, action: str, dataset_id: str, context: dict[str, Any]
+    node: Node, s: Session, party: Party, action: str, dataset_id: str, context: dict[str, Any]
 ) -> Decision:
     dataset = s.get(DatasetRow, dataset_id)
     if dataset is None:
@@ -117,7 +117,7 @@ def _decide(
         return Decision(True, "owner")
     if party.is_operator:
         return Decision(False, "operator.no_data")
-    return _by_contract(ex, s, party, action, dataset_id, context)
+    return _by_contract(node, s, party, action, dataset_id, context)
 
 
 def _metadata(s: Session, party: Party, dataset: DatasetRow) -> Decision:
@@ -137,7 +137,7 @@ def _metadata(s: Session, party: Party, dataset: DatasetRow) -> Decision:
 
 
 def _by_contract(
-    ex: Exchange, s: Session, party: Party, action: str, dataset_id: str, context: dict[str, Any]
+    node: Node, s: Session, party: Party, action: str, dataset_id: str, context: dict[str, Any]
 ) -> Decision:
     wanted = context.get("contract_id")
     q = select(ContractRow).where(ContractRow.consumer_id == party.id).order_by(ContractRow.created_at)
@@ -147,20 +147,20 @@ def _by_contract(
             return Decision(False, "contract.not_yours", str(wanted))
         if row.dataset_id != dataset_id:
             return Decision(False, "contract.other_dataset", row.id, row.tier)
-        return _check(ex, s, row, action, context)
+        return _check(node, s, row, action, context)
     rows = list(s.scalars(q.where(ContractRow.dataset_id == dataset_id).with_for_update()))
     if not rows:
         return Decision(False, "contract.none")
-    decisions = [_check(ex, s, row, action, context) for row in rows]
+    decisions = [_check(node, s, row, action, context) for row in rows]
     return next((d for d in decisions if d.allow), decisions[-1])
 
 
-def _check(ex: Exchange, s: Session, row: ContractRow, action: str, context: dict[str, Any]) -> Decision:
+def _check(node: Node, s: Session, row: ContractRow, action: str, context: dict[str, Any]) -> Decision:
     def deny(rule: str) -> Decision:
         return Decision(False, rule, row.id, row.tier)
 
     if row.state not in FINAL and row.expires_at is not None and row.expires_at <= utc_now():
-        transition(s, row, "expire", actor=NODE_ACTOR, reason="the contract's expiry passed", log=ex.log)
+        transition(s, row, "expire", actor=NODE_ACTOR, reason="the contract's expiry passed", log=node.log)
     if row.state != "active":
         return deny(f"contract.{row.state}")
     if odrl.TIERS.index(row.tier) < odrl.TIERS.index(MIN_TIER[action]):

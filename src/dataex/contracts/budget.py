@@ -32,7 +32,7 @@ from dataex.market import settlement
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from dataex.exchange import Exchange
+    from dataex.node import Node
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class ChargeRequest:
 
 
 def charge(
-    ex: Exchange,
+    node: Node,
     contract_id: str,
     *,
     epsilon: float | str = 0,
@@ -93,10 +93,10 @@ def charge(
     request = ChargeRequest(
         contract_id, epsilon=epsilon, delta=delta, queries=queries, rows=rows, actor=actor
     )
-    return charge_many(ex, [request])[0]
+    return charge_many(node, [request])[0]
 
 
-def charge_many(ex: Exchange, requests: Sequence[ChargeRequest]) -> list[Charge]:
+def charge_many(node: Node, requests: Sequence[ChargeRequest]) -> list[Charge]:
     """Charges several requests in ONE transaction, in order, all or nothing (a metering batch).
 
     Each request is checked against what the earlier ones left, exactly as one ``charge`` after
@@ -109,7 +109,7 @@ def charge_many(ex: Exchange, requests: Sequence[ChargeRequest]) -> list[Charge]
     wanted = [_units(r) for r in requests]
     if not wanted:
         return []
-    with ex.transaction() as s:
+    with node.transaction() as s:
         rows = _lock_contracts(s, sorted({r.contract_id for r in requests}))
         exhausted: dict[str, tuple[int, str]] = {}  # contract -> the charge that exhausted it, its actor
         done: list[tuple[Charge, str]] = []
@@ -138,17 +138,17 @@ def charge_many(ex: Exchange, requests: Sequence[ChargeRequest]) -> list[Charge]
             done.append((c, who))
             if 0 in (row.remaining_epsilon_nano, row.remaining_queries, row.remaining_rows):
                 exhausted[row.id] = (len(done) - 1, who)
-        entries = ex.log.append_many(s, [("budget.charged", c.record(), who) for c, who in done])
+        entries = node.log.append_many(s, [("budget.charged", c.record(), who) for c, who in done])
         usage = [
             settlement.UsageCharge(c.contract_id, who, epsilon=c.epsilon, queries=c.queries, rows=c.rows)
             for c, who in done
         ]
-        settlement.charge_usage_many(s, usage, log=ex.log)
+        settlement.charge_usage_many(s, usage, log=node.log)
         for contract_id, (i, who) in exhausted.items():
             why = "a budget or counter reached zero"
-            transition(s, rows[contract_id], "exhaust", actor=who, reason=why, log=ex.log)
+            transition(s, rows[contract_id], "exhaust", actor=who, reason=why, log=node.log)
             done[i] = (replace(done[i][0], state=rows[contract_id].state), who)
-        ex.log.checkpoint(s)
+        node.log.checkpoint(s)
         return [replace(c, log_index=entry.index) for (c, _), entry in zip(done, entries, strict=True)]
 
 

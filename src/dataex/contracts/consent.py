@@ -30,7 +30,7 @@ from dataex.privacy.deid import load_or_create_key
 from dataex.storage.cache import materialize
 
 if TYPE_CHECKING:
-    from dataex.exchange import Exchange
+    from dataex.node import Node
 
 NOTIFIED_STATES = ("active", "expired", "exhausted", "revoked")
 ROWS_LEAVE = ("L3", "L4")
@@ -99,16 +99,16 @@ def _subject_column(session: Session, dataset: DatasetRow, column: str | None) -
 
 
 def withdraw_consent(
-    ex: Exchange, dataset_id: str, subject_key: str, *, column: str | None = None, actor: Party | None = None
+    node: Node, dataset_id: str, subject_key: str, *, column: str | None = None, actor: Party | None = None
 ) -> Withdrawal:
     """Records a withdrawal (owner or operator), notifies affected consumers; logged. Idempotent."""
     value = subject_key.strip()
     if not value:
         raise InvalidInput("give the subject's key: the value of the dataset's subject-key column")
-    key = load_or_create_key(ex.settings.home)
+    key = load_or_create_key(node.settings.home)
     digest = subject_hash(key, value)
-    with ex.transaction() as s:
-        ex.log.lock(s)
+    with node.transaction() as s:
+        node.log.lock(s)
         dataset = get_dataset_row(s, dataset_id)
         if actor is not None and not actor.is_operator and actor.id != dataset.owner_id:
             raise Forbidden(f"only the owner of {dataset_id} or the operator records consent withdrawals")
@@ -132,7 +132,7 @@ def withdraw_consent(
         )
         s.add(row)
         notices = _notify(s, affected, digest, now)
-        entry = ex.log.append(
+        entry = node.log.append(
             s,
             "consent.withdrawn",
             {
@@ -146,7 +146,7 @@ def withdraw_consent(
             actor=actor.id if actor else "operator",
         )
         row.log_index = entry.index
-        ex.log.checkpoint(s)
+        node.log.checkpoint(s)
         return _withdrawal(row, affected, notices=len(notices), created=True)
 
 
@@ -208,12 +208,12 @@ def exclusions(session: Session, dataset_id: str) -> dict[str, list[str]]:
     return out
 
 
-def exclusion_predicate(ex: Exchange, session: Session, dataset_id: str) -> str | None:
+def exclusion_predicate(node: Node, session: Session, dataset_id: str) -> str | None:
     """A DuckDB boolean expression keeping only rows of subjects who did not withdraw (None: keep all)."""
     found = exclusions(session, dataset_id)
     if not found:
         return None
-    key_hex = load_or_create_key(ex.settings.home).hex()
+    key_hex = load_or_create_key(node.settings.home).hex()
     parts = []
     for column, hashes in sorted(found.items()):
         listed = ", ".join(quote_literal(h) for h in sorted(set(hashes)))
@@ -224,8 +224,8 @@ def exclusion_predicate(ex: Exchange, session: Session, dataset_id: str) -> str 
     return " AND ".join(parts)
 
 
-def list_notices(ex: Exchange, *, actor: Party) -> list[Notice]:
-    with ex.session() as s:
+def list_notices(node: Node, *, actor: Party) -> list[Notice]:
+    with node.session() as s:
         rows = s.scalars(
             select(NoticeRow).where(NoticeRow.party_id == actor.id).order_by(NoticeRow.created_at)
         )
@@ -262,7 +262,7 @@ class Source:
     version: str
 
 
-def consented_source(ex: Exchange, dataset_id: str) -> Source:
+def consented_source(node: Node, dataset_id: str) -> Source:
     """The dataset as every access must see it: withdrawn subjects' rows left out.
 
     Without withdrawals this is the stored file itself. With them, a filtered copy is written once
@@ -270,13 +270,13 @@ def consented_source(ex: Exchange, dataset_id: str) -> Source:
     renamed into place) and reused; ``version`` changes whenever the withdrawals do, so caches built
     on a dataset (e.g. a PSI provider set) know to rebuild.
     """
-    with ex.session() as s:
+    with node.session() as s:
         dataset = get_dataset_row(s, dataset_id)
-        predicate = exclusion_predicate(ex, s, dataset_id)
-    path = ex.store.url(dataset.file_sha256)
+        predicate = exclusion_predicate(node, s, dataset_id)
+    path = node.store.url(dataset.file_sha256)
     if predicate is None:
         return Source(path, dataset.file_sha256)
     version = hashlib.sha256(f"{dataset.file_sha256}\n{predicate}".encode()).hexdigest()
-    target = ex.settings.home / "cache" / "consent" / f"{version}.parquet"
+    target = node.settings.home / "cache" / "consent" / f"{version}.parquet"
     materialize(target, f"SELECT * FROM read_parquet({quote_literal(path)}) WHERE {predicate}")
     return Source(str(target), version)

@@ -32,7 +32,7 @@ from dataex.market import settlement
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from dataex.exchange import Exchange
+    from dataex.node import Node
 
 ContractState = Literal["requested", "approved", "rejected", "active", "expired", "revoked", "exhausted"]
 STATES: Final[tuple[str, ...]] = get_args(ContractState)
@@ -144,12 +144,12 @@ def transition(
 
 
 # -- services --------------------------------------------------------------------------------------
-def request_contract(ex: Exchange, offer_id: str, *, actor: Party, purpose: str, note: str = "") -> Contract:
+def request_contract(node: Node, offer_id: str, *, actor: Party, purpose: str, note: str = "") -> Contract:
     """A consumer requests a contract under an offer, for one of the offer's purposes."""
     if len(note) > 2000:
         raise InvalidInput("a note is at most 2000 characters")
     try:
-        with ex.transaction() as s:
+        with node.transaction() as s:
             offer = get_offer_row(s, offer_id)
             if actor.role not in ("consumer", "provider"):
                 raise Forbidden(f"a party with role {actor.role!r} cannot request contracts")
@@ -189,38 +189,38 @@ def request_contract(ex: Exchange, offer_id: str, *, actor: Party, purpose: str,
                 "purpose": purpose,
                 "tier": offer.tier,
             }
-            transition(s, row, "request", actor=actor.id, log=ex.log, data=data)
+            transition(s, row, "request", actor=actor.id, log=node.log, data=data)
             if offer.approval == "auto":
-                _approve(ex, s, row, offer, actor=NODE_ACTOR, reason="auto-approval (the offer allows it)")
-            ex.log.checkpoint(s)
+                _approve(node, s, row, offer, actor=NODE_ACTOR, reason="auto-approval (the offer allows it)")
+            node.log.checkpoint(s)
             return Contract.of(row)
     except (Forbidden, Conflict) as e:
         log_refusal(
-            ex, "contract.refused", e, actor=actor.id, data={"event": "request", "offer_id": offer_id}
+            node, "contract.refused", e, actor=actor.id, data={"event": "request", "offer_id": offer_id}
         )
         raise
 
 
-def approve_contract(ex: Exchange, contract_id: str, *, actor: Party, reason: str | None = None) -> Contract:
+def approve_contract(node: Node, contract_id: str, *, actor: Party, reason: str | None = None) -> Contract:
     """The dataset's owner approves a requested contract; it becomes active at once."""
-    return _decide(ex, contract_id, "approve", actor=actor, reason=reason)
+    return _decide(node, contract_id, "approve", actor=actor, reason=reason)
 
 
-def reject_contract(ex: Exchange, contract_id: str, *, actor: Party, reason: str | None = None) -> Contract:
+def reject_contract(node: Node, contract_id: str, *, actor: Party, reason: str | None = None) -> Contract:
     """The dataset's owner rejects a requested contract."""
-    return _decide(ex, contract_id, "reject", actor=actor, reason=reason)
+    return _decide(node, contract_id, "reject", actor=actor, reason=reason)
 
 
-def revoke_contract(ex: Exchange, contract_id: str, *, actor: Party, reason: str | None = None) -> Contract:
+def revoke_contract(node: Node, contract_id: str, *, actor: Party, reason: str | None = None) -> Contract:
     """The dataset's owner or the operator revokes an approved or active contract."""
-    return _decide(ex, contract_id, "revoke", actor=actor, reason=reason)
+    return _decide(node, contract_id, "revoke", actor=actor, reason=reason)
 
 
-def _decide(ex: Exchange, contract_id: str, event: str, *, actor: Party, reason: str | None) -> Contract:
+def _decide(node: Node, contract_id: str, event: str, *, actor: Party, reason: str | None) -> Contract:
     if reason is not None and len(reason) > 2000:
         raise InvalidInput("a reason is at most 2000 characters")
     try:
-        with ex.transaction() as s:
+        with node.transaction() as s:
             row = lock_contract(s, contract_id)
             if event in ("approve", "reject") and actor.id == row.consumer_id:
                 raise Forbidden(f"a party cannot {event} its own request")
@@ -230,29 +230,29 @@ def _decide(ex: Exchange, contract_id: str, event: str, *, actor: Party, reason:
                 raise Forbidden(f"only {who} may {event} contract {contract_id}")
             if event == "approve":
                 offer = get_offer_row(s, row.offer_id)
-                if _expire_if_due(ex, s, row):
-                    ex.log.checkpoint(s)
+                if _expire_if_due(node, s, row):
+                    node.log.checkpoint(s)
                     return Contract.of(row)
-                _approve(ex, s, row, offer, actor=actor.id, reason=reason)
+                _approve(node, s, row, offer, actor=actor.id, reason=reason)
             else:
-                refund = settlement.refund_on_revoke(s, ex.log, row) if event == "revoke" else {}
-                transition(s, row, event, actor=actor.id, reason=reason, log=ex.log, data=refund)
-            ex.log.checkpoint(s)
+                refund = settlement.refund_on_revoke(s, node.log, row) if event == "revoke" else {}
+                transition(s, row, event, actor=actor.id, reason=reason, log=node.log, data=refund)
+            node.log.checkpoint(s)
             return Contract.of(row)
     except (Forbidden, Conflict) as e:
         log_refusal(
-            ex, "contract.refused", e, actor=actor.id, data={"event": event, "contract_id": contract_id}
+            node, "contract.refused", e, actor=actor.id, data={"event": event, "contract_id": contract_id}
         )
         raise
 
 
 def _approve(
-    ex: Exchange, s: Session, row: ContractRow, offer: OfferRow, *, actor: str, reason: str | None
+    node: Node, s: Session, row: ContractRow, offer: OfferRow, *, actor: str, reason: str | None
 ) -> None:
     row.agreement = odrl.to_jsonld(agreement_policy(row, offer))
-    transition(s, row, "approve", actor=actor, reason=reason, log=ex.log)
-    order = settlement.open_order(s, ex.log, row, offer)  # the order rides on contract.activated
-    transition(s, row, "activate", actor=actor, log=ex.log, data={"agreement": row.agreement, **order})
+    transition(s, row, "approve", actor=actor, reason=reason, log=node.log)
+    order = settlement.open_order(s, node.log, row, offer)  # the order rides on contract.activated
+    transition(s, row, "activate", actor=actor, log=node.log, data={"agreement": row.agreement, **order})
 
 
 def agreement_policy(row: ContractRow, offer: OfferRow) -> odrl.Policy:
@@ -276,16 +276,16 @@ def agreement_policy(row: ContractRow, offer: OfferRow) -> odrl.Policy:
     )
 
 
-def _expire_if_due(ex: Exchange, s: Session, row: ContractRow) -> bool:
+def _expire_if_due(node: Node, s: Session, row: ContractRow) -> bool:
     if row.expires_at is not None and row.expires_at <= utc_now() and row.state not in FINAL:
-        transition(s, row, "expire", actor=NODE_ACTOR, reason="the contract's expiry passed", log=ex.log)
+        transition(s, row, "expire", actor=NODE_ACTOR, reason="the contract's expiry passed", log=node.log)
         return True
     return False
 
 
-def expire_due(ex: Exchange) -> list[str]:
+def expire_due(node: Node) -> list[str]:
     """Expires every unfinished contract whose expiry has passed; returns their ids."""
-    with ex.transaction() as s:
+    with node.transaction() as s:
         q = (
             select(ContractRow)
             .where(ContractRow.state.in_(("requested", "approved", "active")))
@@ -293,9 +293,9 @@ def expire_due(ex: Exchange) -> list[str]:
             .order_by(ContractRow.id)
             .with_for_update()
         )
-        done = [row.id for row in s.scalars(q) if _expire_if_due(ex, s, row)]
+        done = [row.id for row in s.scalars(q) if _expire_if_due(node, s, row)]
         if done:
-            ex.log.checkpoint(s)
+            node.log.checkpoint(s)
         return done
 
 
@@ -313,8 +313,8 @@ def may_read(party: Party, row: ContractRow) -> bool:
     return party.id in (row.provider_id, row.consumer_id) or party.role in ("operator", "auditor")
 
 
-def get_contract(ex: Exchange, contract_id: str, *, actor: Party) -> Contract:
-    with ex.session() as s:
+def get_contract(node: Node, contract_id: str, *, actor: Party) -> Contract:
+    with node.session() as s:
         row = s.get(ContractRow, contract_id)
         if row is None:
             raise ContractNotFound(contract_id)
@@ -322,25 +322,25 @@ def get_contract(ex: Exchange, contract_id: str, *, actor: Party) -> Contract:
             return Contract.of(row)
     error = Forbidden(f"contract {contract_id} is not yours to read")
     log_refusal(
-        ex, "contract.refused", error, actor=actor.id, data={"event": "read", "contract_id": contract_id}
+        node, "contract.refused", error, actor=actor.id, data={"event": "read", "contract_id": contract_id}
     )
     raise error
 
 
-def contract_odrl(ex: Exchange, contract_id: str, *, actor: Party) -> dict[str, Any]:
+def contract_odrl(node: Node, contract_id: str, *, actor: Party) -> dict[str, Any]:
     """The contract's ODRL Agreement (JSON-LD); a contract never approved has none."""
-    contract = get_contract(ex, contract_id, actor=actor)
+    contract = get_contract(node, contract_id, actor=actor)
     if contract.agreement is None:
         raise Conflict(f"contract {contract_id} is {contract.state}: it has no agreement (never approved)")
     return contract.agreement
 
 
-def list_contracts(ex: Exchange, *, actor: Party, dataset_id: str | None = None) -> list[Contract]:
+def list_contracts(node: Node, *, actor: Party, dataset_id: str | None = None) -> list[Contract]:
     """The actor's contracts (as consumer or provider); every contract for auditors and the operator."""
     q = select(ContractRow).order_by(ContractRow.created_at, ContractRow.id)
     if actor.role not in ("operator", "auditor"):
         q = q.where((ContractRow.consumer_id == actor.id) | (ContractRow.provider_id == actor.id))
     if dataset_id is not None:
         q = q.where(ContractRow.dataset_id == dataset_id)
-    with ex.session() as s:
+    with node.session() as s:
         return [Contract.of(r) for r in s.scalars(q)]

@@ -32,7 +32,7 @@ from dataex.market import pricing
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from dataex.exchange import Exchange
+    from dataex.node import Node
 
 Approval = Literal["manual", "auto"]
 APPROVALS: Final[tuple[str, ...]] = get_args(Approval)
@@ -268,7 +268,7 @@ def check_tier(category: str, grade: str | None, tier: str, legal_basis: str | N
 
 # -- services --------------------------------------------------------------------------------------
 def create_offer(
-    ex: Exchange,
+    node: Node,
     dataset_id: str,
     *,
     actor: Party,
@@ -327,7 +327,7 @@ def create_offer(
     if legal_basis is not None and legal_basis not in LEGAL_BASES:
         raise InvalidInput(f"unknown legal basis {legal_basis!r}; use one of {', '.join(LEGAL_BASES)}")
     try:
-        with ex.transaction() as s:
+        with node.transaction() as s:
             dataset = get_dataset_row(s, dataset_id)
             if dataset.owner_id != actor.id:
                 raise Forbidden(f"only the owner of {dataset_id} may offer it")
@@ -378,11 +378,11 @@ def create_offer(
                 "classification": category,
             }
             record |= {"grade": grade, "price": row.price, "approval": approval, "policy": row.policy}
-            row.log_index = ex.log.append(s, "offer.created", record, actor=actor.id).index
-            ex.log.checkpoint(s)
+            row.log_index = node.log.append(s, "offer.created", record, actor=actor.id).index
+            node.log.checkpoint(s)
             return Offer.of(row)
     except (Forbidden, Conflict) as e:
-        log_refusal(ex, "offer.refused", e, actor=actor.id, data={"dataset_id": dataset_id, "tier": tier})
+        log_refusal(node, "offer.refused", e, actor=actor.id, data={"dataset_id": dataset_id, "tier": tier})
         raise
 
 
@@ -393,8 +393,8 @@ def _default_duties(tier: str, expires_at: datetime | None) -> list[str]:
     return duties
 
 
-def get_offer(ex: Exchange, offer_id: str) -> Offer:
-    with ex.session() as s:
+def get_offer(node: Node, offer_id: str) -> Offer:
+    with node.session() as s:
         return Offer.of(get_offer_row(s, offer_id))
 
 
@@ -406,7 +406,7 @@ def get_offer_row(session: Session, offer_id: str) -> OfferRow:
 
 
 def list_offers(
-    ex: Exchange, *, dataset_id: str | None = None, provider_id: str | None = None
+    node: Node, *, dataset_id: str | None = None, provider_id: str | None = None
 ) -> list[Offer]:
     """Offers are catalog information (L0): anyone may list them."""
     q = select(OfferRow).order_by(OfferRow.created_at, OfferRow.id)
@@ -414,12 +414,12 @@ def list_offers(
         q = q.where(OfferRow.dataset_id == dataset_id)
     if provider_id is not None:
         q = q.where(OfferRow.provider_id == provider_id)
-    with ex.session() as s:
+    with node.session() as s:
         return [Offer.of(r) for r in s.scalars(q)]
 
 
-def log_refusal(ex: Exchange, event: str, error: DataexError, *, actor: str, data: dict[str, Any]) -> None:
+def log_refusal(node: Node, event: str, error: DataexError, *, actor: str, data: dict[str, Any]) -> None:
     """Records a refused request in its own transaction: the request changed nothing else."""
-    with ex.transaction() as s:
-        ex.log.append(s, event, {**data, "code": error.code, "reason": error.message}, actor=actor)
-        ex.log.checkpoint(s)
+    with node.transaction() as s:
+        node.log.append(s, event, {**data, "code": error.code, "reason": error.message}, actor=actor)
+        node.log.checkpoint(s)

@@ -1,8 +1,8 @@
 """Extracts: the rows an L3/L4 contract allows, fingerprinted for that contract, charged and logged.
 
-``extract(ex, contract_id, actor=consumer, out=path, format="parquet"|"csv"|"xlsx")``:
+``extract(node, contract_id, actor=consumer, out=path, format="parquet"|"csv"|"xlsx")``:
 
-1. ``authorize(ex, consumer, "extract", dataset, {contract_id})`` (logged either way); only the
+1. ``authorize(node, consumer, "extract", dataset, {contract_id})`` (logged either way); only the
    contract's consumer may extract.
 2. **L3 rule**: an L3 contract's dataset must be a de-identified release — produced by the
    anonymizer (a ``dataset.anonymized`` log entry names it) or derived from such a release.
@@ -55,7 +55,7 @@ from dataex.ledger.log import utc_now
 from dataex.storage.store import sha256_file
 
 if TYPE_CHECKING:
-    from dataex.exchange import Exchange
+    from dataex.node import Node
 
 FORMATS: Final = ("parquet", "csv", "xlsx")
 XLSX_MAX_ROWS: Final = 1_048_575
@@ -83,40 +83,40 @@ def scheme() -> dict[str, object]:
     return {"scheme": SCHEME, "code_length": tardos.CODE_LENGTH, "cutoff": tardos.CUTOFF, "gamma": GAMMA}
 
 
-def excluded_subjects(ex: Exchange, dataset_id: str) -> str | None:
+def excluded_subjects(node: Node, dataset_id: str) -> str | None:
     """CONSENT HOOK: a DuckDB predicate keeping rows of subjects who did not withdraw (None: all).
 
     The single place where extracts ask the consent service (dataex.contracts.consent).
     """
     from dataex.contracts import consent
 
-    with ex.session() as s:
-        return consent.exclusion_predicate(ex, s, dataset_id)
+    with node.session() as s:
+        return consent.exclusion_predicate(node, s, dataset_id)
 
 
 def extract(
-    ex: Exchange, contract_id: str, *, actor: Party, out: Path, format: str = "parquet"
+    node: Node, contract_id: str, *, actor: Party, out: Path, format: str = "parquet"
 ) -> ExtractResult:
     """Delivers the contract's fingerprinted rows to ``out``; see the module docstring."""
     if format not in FORMATS:
         raise InvalidInput(f"unknown extract format {format!r}; use one of {', '.join(FORMATS)}")
-    return deliver(ex, contract_id, actor=actor, out=out, format=format, channel="file")
+    return deliver(node, contract_id, actor=actor, out=out, format=format, channel="file")
 
 
 def deliver(
-    ex: Exchange, contract_id: str, *, actor: Party, out: Path, format: str, channel: str
+    node: Node, contract_id: str, *, actor: Party, out: Path, format: str, channel: str
 ) -> ExtractResult:
     """Steps 1-7 for any channel (``file`` or ``delta-sharing``)."""
-    with ex.session() as s:
+    with node.session() as s:
         contract = s.get(ContractRow, contract_id)
         if contract is None:
             raise ContractNotFound(contract_id)
         dataset_id, consumer_id, tier = contract.dataset_id, contract.consumer_id, contract.tier
-    authorize(ex, actor, "extract", dataset_id, {"contract_id": contract_id}).raise_if_denied()
-    refuse = _refuser(ex, actor, contract_id, dataset_id, channel)
+    authorize(node, actor, "extract", dataset_id, {"contract_id": contract_id}).raise_if_denied()
+    refuse = _refuser(node, actor, contract_id, dataset_id, channel)
     if actor.id != consumer_id:
         refuse(ExtractRefused("only the contract's consumer may extract its rows", contract_id=contract_id))
-    with ex.session() as s:
+    with node.session() as s:
         if tier == "L3" and not is_deidentified(s, dataset_id):
             refuse(
                 ExtractRefused(
@@ -141,15 +141,15 @@ def deliver(
         )
     if clash:
         refuse(FingerprintUnavailable(f"tolerable columns {clash} are protected", dataset_id=dataset_id))
-    secret = load_or_create_secret(ex.settings.home)
+    secret = load_or_create_secret(node.settings.home)
     codeword = tardos.codeword(secret, contract_id, tardos.biases(secret))
     fingerprint = partial(embed, secret=secret, tolerances=tolerances, codeword=codeword)
-    source = _source(ex, dataset_id)
+    source = _source(node, dataset_id)
     decimals = _decimals(source)  # of the whole source, as trace() computes them
     out = Path(out)
     tmp = out.with_name(f".{out.name}.{new_id('tmp')}")
     try:
-        with _rows(source, excluded_subjects(ex, dataset_id)) as reader:
+        with _rows(source, excluded_subjects(node, dataset_id)) as reader:
             if format == "xlsx":
                 table = reader.read_all()
                 if table.num_rows > XLSX_MAX_ROWS:
@@ -167,11 +167,11 @@ def deliver(
         to_charge = max(0, rows - charged_before)
         if to_charge:
             try:
-                budget.charge(ex, contract_id, rows=to_charge, actor=actor.id)
+                budget.charge(node, contract_id, rows=to_charge, actor=actor.id)
             except DataexError as e:
                 refuse(e)
         result = _record(
-            ex,
+            node,
             actor,
             contract_id,
             dataset_id,
@@ -190,12 +190,12 @@ def deliver(
 
 
 def _refuser(
-    ex: Exchange, actor: Party, contract_id: str, dataset_id: str, channel: str
+    node: Node, actor: Party, contract_id: str, dataset_id: str, channel: str
 ) -> Callable[[DataexError], NoReturn]:
     """Logs ``extract.refused`` (its own transaction) and raises the error."""
 
     def refuse(error: DataexError) -> NoReturn:
-        with ex.transaction() as s:
+        with node.transaction() as s:
             record = {
                 "contract_id": contract_id,
                 "dataset_id": dataset_id,
@@ -203,18 +203,18 @@ def _refuser(
                 "reason": error.message,
                 "code": error.code,
             }
-            ex.log.append(s, "extract.refused", record, actor=actor.id)
-            ex.log.checkpoint(s)
+            node.log.append(s, "extract.refused", record, actor=actor.id)
+            node.log.checkpoint(s)
         raise error
 
     return refuse
 
 
-def _source(ex: Exchange, dataset_id: str) -> str:
+def _source(node: Node, dataset_id: str) -> str:
     from dataex.catalog.datasets import get_dataset_row
 
-    with ex.session() as s:
-        return ex.store.url(get_dataset_row(s, dataset_id).file_sha256)
+    with node.session() as s:
+        return node.store.url(get_dataset_row(s, dataset_id).file_sha256)
 
 
 def _decimals(path: str) -> dict[str, int]:
@@ -284,7 +284,7 @@ def write_table(table: pa.Table, path: Path, format: str) -> None:
 
 
 def _record(
-    ex: Exchange,
+    node: Node,
     actor: Party,
     contract_id: str,
     dataset_id: str,
@@ -298,7 +298,7 @@ def _record(
 ) -> ExtractResult:
     now = utc_now()
     extract_id = new_id("ext")
-    with ex.transaction() as s:
+    with node.transaction() as s:
         if s.get(FingerprintRow, contract_id) is None:
             s.add(
                 FingerprintRow(
@@ -322,7 +322,7 @@ def _record(
             "sha256": sha,
             "fingerprint": scheme(),
         }
-        entry = ex.log.append(s, "extract.delivered", record, actor=actor.id)
+        entry = node.log.append(s, "extract.delivered", record, actor=actor.id)
         s.add(
             ExtractRow(
                 id=extract_id,
@@ -339,7 +339,7 @@ def _record(
                 log_index=entry.index,
             )
         )
-        ex.log.checkpoint(s)
+        node.log.checkpoint(s)
     return ExtractResult(
         extract_id,
         contract_id,

@@ -41,7 +41,7 @@ from dataex.identity.parties import Party, get_party, hash_token
 from dataex.ledger.log import iso, utc_now
 
 if TYPE_CHECKING:
-    from dataex.exchange import Exchange
+    from dataex.node import Node
 
 PREFIX: Final = "/delta-sharing"
 SCHEMA: Final = "dataex"
@@ -60,23 +60,23 @@ class ShareContext:
 
 
 def issue_profile(
-    ex: Exchange, contract_id: str, *, actor: Party, endpoint: str = DEFAULT_ENDPOINT
+    node: Node, contract_id: str, *, actor: Party, endpoint: str = DEFAULT_ENDPOINT
 ) -> dict[str, Any]:
     """A Delta Sharing profile for the contract (its consumer only); a new token each time."""
-    with ex.session() as s:
+    with node.session() as s:
         row = s.get(ContractRow, contract_id)
         if row is None:
             raise ContractNotFound(contract_id)
         dataset_id, consumer_id, expires = row.dataset_id, row.consumer_id, row.expires_at
-    authorize(ex, actor, "extract", dataset_id, {"contract_id": contract_id}).raise_if_denied()
+    authorize(node, actor, "extract", dataset_id, {"contract_id": contract_id}).raise_if_denied()
     if actor.id != consumer_id:
         raise ExtractRefused(
             "only the contract's consumer may get its sharing profile", contract_id=contract_id
         )
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utc_now()
-    with ex.transaction() as s:
-        entry = ex.log.append(s, "share.token_issued", {"contract_id": contract_id}, actor=actor.id)
+    with node.transaction() as s:
+        entry = node.log.append(s, "share.token_issued", {"contract_id": contract_id}, actor=actor.id)
         share = s.get(ShareRow, contract_id)
         if share is None:
             share = ShareRow(contract_id=contract_id, created_at=now)
@@ -84,7 +84,7 @@ def issue_profile(
         share.token_hash = hash_token(token)
         share.token_issued_at = now
         share.log_index = entry.index
-        ex.log.checkpoint(s)
+        node.log.checkpoint(s)
     profile: dict[str, Any] = {
         "shareCredentialsVersion": 1,
         "endpoint": endpoint.rstrip("/"),
@@ -95,11 +95,11 @@ def issue_profile(
     return profile
 
 
-def open_share(ex: Exchange, token: str | None, share: str | None = None) -> ShareContext:
+def open_share(node: Node, token: str | None, share: str | None = None) -> ShareContext:
     """Authenticates a share token and authorizes the contract's extract access (logged)."""
     if not token:
         raise Unauthorized("a Delta Sharing request needs the profile's bearer token")
-    with ex.session() as s:
+    with node.session() as s:
         row = s.scalars(select(ShareRow).where(ShareRow.token_hash == hash_token(token))).first()
         if row is None:
             raise Unauthorized("unknown or replaced share token")
@@ -108,7 +108,8 @@ def open_share(ex: Exchange, token: str | None, share: str | None = None) -> Sha
         ctx = ShareContext(contract.id, contract.dataset_id, consumer)
     if share is not None and share.lower() != ctx.contract_id.lower():
         raise NotFound(f"no share {share!r} for this token")
-    authorize(ex, ctx.consumer, "extract", ctx.dataset_id, {"contract_id": ctx.contract_id}).raise_if_denied()
+    context = {"contract_id": ctx.contract_id}
+    authorize(node, ctx.consumer, "extract", ctx.dataset_id, context).raise_if_denied()
     return ctx
 
 
@@ -136,9 +137,9 @@ def tables(ctx: ShareContext) -> dict[str, Any]:
     return {"items": [item]}
 
 
-def version(ex: Exchange, ctx: ShareContext) -> int:
+def version(node: Node, ctx: ShareContext) -> int:
     """The table version: how many copies the contract has been served (at least 1)."""
-    with ex.session() as s:
+    with node.session() as s:
         n = s.scalar(
             select(func.count())
             .select_from(ExtractRow)
@@ -173,11 +174,11 @@ def spark_type(t: pa.DataType) -> str:
     return _SPARK.get(str(t), "string")
 
 
-def metadata_lines(ex: Exchange, ctx: ShareContext) -> list[str]:
+def metadata_lines(node: Node, ctx: ShareContext) -> list[str]:
     """The ``protocol`` and ``metaData`` lines (NDJSON) of the contract's table."""
-    with ex.session() as s:
+    with node.session() as s:
         ds = get_dataset_row(s, ctx.dataset_id)
-        schema = pq.read_schema(ex.store.url(ds.file_sha256))
+        schema = pq.read_schema(node.store.url(ds.file_sha256))
         title = ds.title
     fields = [{"name": f.name, "type": spark_type(f.type), "nullable": True, "metadata": {}} for f in schema]
     meta = {
@@ -191,13 +192,13 @@ def metadata_lines(ex: Exchange, ctx: ShareContext) -> list[str]:
     return [_line({"protocol": {"minReaderVersion": 1}}), _line({"metaData": meta})]
 
 
-def query_lines(ex: Exchange, ctx: ShareContext, base_url: str) -> list[str]:
+def query_lines(node: Node, ctx: ShareContext, base_url: str) -> list[str]:
     """Metadata plus one ``file`` line: the fingerprinted copy, with a pre-signed URL."""
-    path = materialize(ex, ctx)
+    path = materialize(node, ctx)
     rows = pq.read_metadata(path).num_rows
     exp = int(time.time()) + URL_LIFETIME_SECONDS
     name = path.name
-    sig = sign(ex, ctx.contract_id, name, exp)
+    sig = sign(node, ctx.contract_id, name, exp)
     url = f"{base_url.rstrip('/')}{PREFIX}/files/{ctx.contract_id}/{name}?exp={exp}&sig={sig}"
     entry = {
         "url": url,
@@ -207,45 +208,47 @@ def query_lines(ex: Exchange, ctx: ShareContext, base_url: str) -> list[str]:
         "stats": json.dumps({"numRecords": rows}),
         "expirationTimestamp": exp * 1000,
     }
-    return [*metadata_lines(ex, ctx), _line({"file": entry})]
+    return [*metadata_lines(node, ctx), _line({"file": entry})]
 
 
-def materialize(ex: Exchange, ctx: ShareContext) -> Path:
+def materialize(node: Node, ctx: ShareContext) -> Path:
     """The contract's fingerprinted Parquet copy, made (and charged) on first use, then cached."""
-    with ex.session() as s:
+    with node.session() as s:
         sha = get_dataset_row(s, ctx.dataset_id).file_sha256
-    predicate = excluded_subjects(ex, ctx.dataset_id) or ""
+    predicate = excluded_subjects(node, ctx.dataset_id) or ""
     key = hashlib.sha256(f"{sha}\n{predicate}".encode()).hexdigest()[:32]
-    path = ex.settings.home / "shares" / ctx.contract_id / f"{key}.parquet"
+    path = node.settings.home / "shares" / ctx.contract_id / f"{key}.parquet"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        deliver(ex, ctx.contract_id, actor=ctx.consumer, out=path, format="parquet", channel="delta-sharing")
+        deliver(
+            node, ctx.contract_id, actor=ctx.consumer, out=path, format="parquet", channel="delta-sharing"
+        )
     return path
 
 
-def _url_key(ex: Exchange) -> bytes:
-    return derive(load_or_create_secret(ex.settings.home), "delta-sharing:url")
+def _url_key(node: Node) -> bytes:
+    return derive(load_or_create_secret(node.settings.home), "delta-sharing:url")
 
 
-def sign(ex: Exchange, contract_id: str, name: str, exp: int) -> str:
-    return hmac.new(_url_key(ex), f"{contract_id}\n{name}\n{exp}".encode(), hashlib.sha256).hexdigest()
+def sign(node: Node, contract_id: str, name: str, exp: int) -> str:
+    return hmac.new(_url_key(node), f"{contract_id}\n{name}\n{exp}".encode(), hashlib.sha256).hexdigest()
 
 
-def open_file(ex: Exchange, contract_id: str, name: str, exp: str, sig: str) -> Path:
+def open_file(node: Node, contract_id: str, name: str, exp: str, sig: str) -> Path:
     """Verifies a pre-signed URL and the contract (logged); returns the file to serve."""
-    if not exp.isdigit() or not hmac.compare_digest(sign(ex, contract_id, name, int(exp)), sig):
+    if not exp.isdigit() or not hmac.compare_digest(sign(node, contract_id, name, int(exp)), sig):
         raise SignatureInvalid("the pre-signed URL's signature does not verify")
     if int(exp) < time.time():
         raise SignatureInvalid("the pre-signed URL has expired; query the table again")
-    with ex.session() as s:
+    with node.session() as s:
         contract = s.get(ContractRow, contract_id)
         if contract is None or s.get(ShareRow, contract_id) is None:
             raise NotFound("no such shared file")
         consumer = get_party(s, contract.consumer_id)
         dataset_id = contract.dataset_id
     context = {"contract_id": contract_id, "file": name}
-    authorize(ex, consumer, "extract", dataset_id, context).raise_if_denied()
-    path = ex.settings.home / "shares" / contract_id / name
+    authorize(node, consumer, "extract", dataset_id, context).raise_if_denied()
+    path = node.settings.home / "shares" / contract_id / name
     if "/" in name or not name.endswith(".parquet") or not path.is_file():
         raise NotFound("no such shared file")
     return path

@@ -1,6 +1,6 @@
 """Which columns of a dataset fingerprint marks may change, and by how much (declared by the owner).
 
-``set_tolerances(ex, dataset_id, {"cost": 1}, actor=owner)``: the value is how many units of the
+``set_tolerances(node, dataset_id, {"cost": 1}, actor=owner)``: the value is how many units of the
 column's last digit a mark may move a cell (a mark moves it by one). The last digit is found in
 the data: the fewest decimals (<= 6) that represent every value of a float column; integers use
 the ones place, timestamps whole seconds. Only integer, float and timestamp columns qualify, and
@@ -29,7 +29,7 @@ from dataex.ledger.log import utc_now
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from dataex.exchange import Exchange
+    from dataex.node import Node
 
 PERSONAL = frozenset({"personal", "sensitive_personal"})
 
@@ -84,16 +84,16 @@ def protected_columns(session: Session, dataset_id: str) -> set[str]:
     return out
 
 
-def set_tolerances(ex: Exchange, dataset_id: str, spec: dict[str, int], *, actor: Party) -> list[Tolerance]:
+def set_tolerances(node: Node, dataset_id: str, spec: dict[str, int], *, actor: Party) -> list[Tolerance]:
     """The owner declares the tolerable columns of ``dataset_id`` (replacing earlier ones); logged."""
     if not spec:
         raise InvalidInput("give at least one COLUMN=UNITS tolerance")
-    with ex.transaction() as s:
+    with node.transaction() as s:
         dataset = get_dataset_row(s, dataset_id)
         if actor.id != dataset.owner_id:
             raise Forbidden("only the dataset's owner may declare its fingerprint tolerances")
         _check_columns(dataset, spec)
-        table = pq.read_table(ex.store.url(dataset.file_sha256), columns=list(spec))
+        table = pq.read_table(node.store.url(dataset.file_sha256), columns=list(spec))
         protected = protected_columns(s, dataset_id)
         tolerances: list[Tolerance] = []
         for name, units in sorted(spec.items()):
@@ -118,14 +118,14 @@ def set_tolerances(ex: Exchange, dataset_id: str, spec: dict[str, int], *, actor
         row = s.get(FingerprintSettingsRow, dataset_id)
         declared: dict[str, Any] = {t.column: t.to_dict() for t in tolerances}
         record = {"dataset_id": dataset_id, "tolerances": declared}
-        entry = ex.log.append(s, "fingerprint.tolerances_set", record, actor=actor.id)
+        entry = node.log.append(s, "fingerprint.tolerances_set", record, actor=actor.id)
         if row is None:
             row = FingerprintSettingsRow(dataset_id=dataset_id)
             s.add(row)
         row.tolerances = declared
         row.updated_at = utc_now()
         row.log_index = entry.index
-        ex.log.checkpoint(s)
+        node.log.checkpoint(s)
     return tolerances
 
 

@@ -1,6 +1,6 @@
 """Tracing a leaked file back to the contract whose fingerprinted copy it came from.
 
-``trace(ex, path)`` reads the file (Parquet, CSV/TSV in any supported encoding, JSON Lines, .xlsx),
+``trace(node, path)`` reads the file (Parquet, CSV/TSV in any supported encoding, JSON Lines, .xlsx),
 then for every dataset with fingerprinted deliveries:
 
 1. **Columns by content.** Each leaked column is cast to each identity column's type and its
@@ -42,7 +42,7 @@ from dataex.delivery.tolerances import find_tolerances
 from dataex.storage.importer import import_table
 
 if TYPE_CHECKING:
-    from dataex.exchange import Exchange
+    from dataex.node import Node
 
 ACCUSE_AT: Final = 1e-6
 SAMPLE: Final = 2000
@@ -99,20 +99,20 @@ def read_leak(path: Path) -> pa.Table:
         return pq.read_table(out)
 
 
-def trace(ex: Exchange, path: Path) -> TraceResult:
+def trace(node: Node, path: Path) -> TraceResult:
     """Finds the contract a leaked file came from; see the module docstring."""
     leaked = read_leak(Path(path))
-    with ex.session() as s:
+    with node.session() as s:
         groups: dict[str, list[FingerprintRow]] = defaultdict(list)
         for row in s.scalars(select(FingerprintRow).order_by(FingerprintRow.created_at)):
             groups[row.dataset_id].append(row)
-        sources = {d: ex.store.url(get_dataset_row(s, d).file_sha256) for d in groups}
+        sources = {d: node.store.url(get_dataset_row(s, d).file_sha256) for d in groups}
         tolerances = {d: find_tolerances(s, d) for d in groups}
     if not groups:
         return TraceResult("no_match", "this node has delivered no fingerprinted rows", rows=leaked.num_rows)
     if leaked.num_rows == 0:
         return TraceResult("no_match", "the file holds no rows")
-    secret = load_or_create_secret(ex.settings.home)
+    secret = load_or_create_secret(node.settings.home)
     best: _Join | None = None
     for dataset_id, source_path in sources.items():
         joined = _join(leaked, pq.read_table(source_path), tolerances[dataset_id], secret, dataset_id)

@@ -39,7 +39,7 @@ from dataex.market.pricing import fee_of
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from dataex.exchange import Exchange
+    from dataex.node import Node
 
 SPLITS: Final = ("equal", "rows", "shapley")
 NEAR_DECIMALS: Final = 6
@@ -85,8 +85,8 @@ def _of(session: Session, row: ProductRow) -> Product:
 
 
 # -- reading the member tables and finding duplicates ---------------------------------------------
-def read_table(ex: Exchange, row: DatasetRow) -> pa.Table:
-    with ex.store.open(row.file_sha256) as f:
+def read_table(node: Node, row: DatasetRow) -> pa.Table:
+    with node.store.open(row.file_sha256) as f:
         return pq.read_table(f)
 
 
@@ -132,7 +132,7 @@ def keep_masks(tables: list[tuple[str, str, pa.Table]]) -> tuple[list[NDArray[np
 
 # -- creating --------------------------------------------------------------------------------------
 def create_product(
-    ex: Exchange,
+    node: Node,
     *,
     title: str,
     dataset_ids: list[str],
@@ -152,12 +152,12 @@ def create_product(
         raise InvalidInput("a joint product needs at least two distinct datasets")
     if actor.role not in ("operator", "provider"):
         raise Forbidden(f"a party with role {actor.role!r} cannot create products")
-    with ex.session() as s:
+    with node.session() as s:
         rows = sorted((get_dataset_row(s, d) for d in dataset_ids), key=lambda r: (r.registered_at, r.id))
         _check_rights(rows, actor)
-        tables = [(r.id, r.owner_id, read_table(ex, r)) for r in rows]
+        tables = [(r.id, r.owner_id, read_table(node, r)) for r in rows]
     masks, duplicates = keep_masks(tables)
-    with ex.transaction() as s:
+    with node.transaction() as s:
         now = utc_now()
         row = ProductRow(
             id=new_id("prd"),
@@ -195,8 +195,8 @@ def create_product(
             "duplicates": duplicates,
             "shares": row.shares,
         }
-        row.log_index = ex.log.append(s, "product.created", record, actor=actor.id).index
-        ex.log.checkpoint(s)
+        row.log_index = node.log.append(s, "product.created", record, actor=actor.id).index
+        node.log.checkpoint(s)
         return _of(s, row)
 
 
@@ -253,23 +253,23 @@ def get_product_row(session: Session, product_id: str) -> ProductRow:
     return row
 
 
-def get_product(ex: Exchange, product_id: str) -> Product:
-    with ex.session() as s:
+def get_product(node: Node, product_id: str) -> Product:
+    with node.session() as s:
         return _of(s, get_product_row(s, product_id))
 
 
-def list_products(ex: Exchange) -> list[Product]:
-    with ex.session() as s:
+def list_products(node: Node) -> list[Product]:
+    with node.session() as s:
         return [
             _of(s, r) for r in s.scalars(select(ProductRow).order_by(ProductRow.created_at, ProductRow.id))
         ]
 
 
-def buy_product(ex: Exchange, product_id: str, *, actor: Party) -> dict[str, Any]:
+def buy_product(node: Node, product_id: str, *, actor: Party) -> dict[str, Any]:
     """A consumer pays the product's price from its wallet; the providers share it by the split."""
     if actor.role not in ("consumer", "provider"):
         raise Forbidden(f"a party with role {actor.role!r} cannot buy products")
-    with ex.transaction() as s:
+    with node.transaction() as s:
         row = get_product_row(s, product_id)
         weights = {p: int(w) for p, w in row.shares.get("weights", {}).items()}
         if not weights:
@@ -298,7 +298,7 @@ def buy_product(ex: Exchange, product_id: str, *, actor: Party) -> dict[str, Any
         lines += [(ledger.revenue(p), n) for p, n in sorted(parts.items())]
         posting = ledger.post(
             s,
-            ex.log,
+            node.log,
             kind="product",
             lines=lines,
             actor=actor.id,
@@ -307,7 +307,7 @@ def buy_product(ex: Exchange, product_id: str, *, actor: Party) -> dict[str, Any
             order_id=order.id,
             product_id=product_id,
         )
-        ex.log.checkpoint(s)
+        node.log.checkpoint(s)
         return {
             "id": order.id,
             "product_id": product_id,

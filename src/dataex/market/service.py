@@ -34,7 +34,7 @@ from dataex.market import valuation
 from dataex.market.products import get_product_row, keep_masks, read_table, shapley_weights
 
 if TYPE_CHECKING:
-    from dataex.exchange import Exchange
+    from dataex.node import Node
 
 METHODS: Final = ("knn-shapley", "loo", "tmc-shapley")
 
@@ -164,7 +164,7 @@ class _Knn:
 
 
 def value(
-    ex: Exchange,
+    node: Node,
     target_id: str,
     *,
     target: str,
@@ -181,7 +181,7 @@ def value(
     if method not in METHODS:
         raise InvalidInput(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
     val = read_validation(validation)
-    with ex.session() as s:
+    with node.session() as s:
         product: ProductRow | None = None
         if target_id.startswith("prd_"):
             product = get_product_row(s, target_id)
@@ -195,7 +195,7 @@ def value(
         if not allowed:
             raise Forbidden(f"{target_id} is not yours to value")
         s.expunge_all()
-    tables = [(m.id, m.owner_id, read_table(ex, m)) for m in members]
+    tables = [(m.id, m.owner_id, read_table(node, m)) for m in members]
     masks = keep_masks(tables)[0] if product is not None else [np.ones(tables[0][2].num_rows, dtype=bool)]
     kept = [t.filter(pa.array(mask)) for (_d, _p, t), mask in zip(tables, masks, strict=True)]
     train = pa.concat_tables(kept, promote_options="default")
@@ -216,7 +216,7 @@ def value(
     if product is not None and product.split == "shapley":
         shares = {"basis": "shapley", "weights": shapley_weights(provider_sums)}
     digest = hashlib.sha256(validation.read_bytes()).hexdigest()
-    with ex.transaction() as s:
+    with node.transaction() as s:
         vid = new_id("val")
         record = {
             "valuation_id": vid,
@@ -235,7 +235,7 @@ def value(
             "provider_sums": {p: repr(v) for p, v in provider_sums.items()},
             "shares": shares,
         }
-        entry = ex.log.append(s, "valuation.computed", record, actor=actor.id)
+        entry = node.log.append(s, "valuation.computed", record, actor=actor.id)
         if shares:
             get_product_row(s, target_id).shares = shares | {"valuation_id": vid}
         s.add(
@@ -262,7 +262,7 @@ def value(
                 log_index=entry.index,
             )
         )
-        ex.log.checkpoint(s)
+        node.log.checkpoint(s)
     if out is not None:
         write_values(out, [(t, mask, rows.get(d)) for (d, _p, t), mask in zip(tables, masks, strict=True)])
     return Valuation(

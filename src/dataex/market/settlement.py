@@ -37,7 +37,7 @@ from dataex.market.pricing import Usage, exact, fee_of, flat_fen, usage_fen
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from dataex.exchange import Exchange
+    from dataex.node import Node
 
 MAX_DEPOSIT_FEN = 10**15
 
@@ -91,26 +91,26 @@ def parse_amount(amount: Any) -> int:
 
 
 # -- deposits --------------------------------------------------------------------------------------
-def deposit(ex: Exchange, party_id: str, amount: Any, *, actor: Party) -> dict[str, Any]:
+def deposit(node: Node, party_id: str, amount: Any, *, actor: Party) -> dict[str, Any]:
     """The operator credits ``amount`` fen to a party's wallet, then settles what the party owes."""
     fen = parse_amount(amount)
     if not actor.is_operator:
         raise Forbidden("only the node operator records deposits (money arriving from outside)")
-    with ex.transaction() as s:
+    with node.transaction() as s:
         party = s.get(PartyRow, party_id)
         if party is None:
             raise PartyNotFound(party_id)
         posting = ledger.post(
             s,
-            ex.log,
+            node.log,
             kind="deposit",
             lines=[(ledger.FUNDING, -fen), (ledger.wallet(party_id), fen)],
             actor=actor.id,
             event="wallet.deposited",
             data={"party_id": party_id, "amount_fen": fen},
         )
-        settled = _settle_due(s, ex.log, party_id, actor=actor.id)
-        ex.log.checkpoint(s)
+        settled = _settle_due(s, node.log, party_id, actor=actor.id)
+        node.log.checkpoint(s)
         return {"id": posting.id, "party_id": party_id, "amount_fen": fen, "settled_orders": settled}
 
 
@@ -347,11 +347,11 @@ def refund_on_revoke(session: Session, log: TransparencyLog, contract: ContractR
 
 
 # -- reading ---------------------------------------------------------------------------------------
-def wallet_view(ex: Exchange, party_id: str, *, actor: Party) -> dict[str, Any]:
+def wallet_view(node: Node, party_id: str, *, actor: Party) -> dict[str, Any]:
     """A party's balances and orders: the party itself, the operator and auditors may read it."""
     if actor.id != party_id and actor.role not in ("operator", "auditor"):
         raise Forbidden("a wallet is readable by its party, the operator and auditors")
-    with ex.session() as s:
+    with node.session() as s:
         if s.get(PartyRow, party_id) is None:
             raise PartyNotFound(party_id)
         q = select(OrderRow).where(OrderRow.consumer_id == party_id).order_by(OrderRow.created_at)
@@ -363,30 +363,30 @@ def wallet_view(ex: Exchange, party_id: str, *, actor: Party) -> dict[str, Any]:
         }
 
 
-def set_fee(ex: Exchange, bps: int, *, actor: Party) -> dict[str, Any]:
+def set_fee(node: Node, bps: int, *, actor: Party) -> dict[str, Any]:
     """The operator sets the exchange's fee rate (basis points), logged as ``market.fee_set``."""
     if not actor.is_operator:
         raise Forbidden("only the node operator sets the exchange's fee rate")
-    with ex.transaction() as s:
+    with node.transaction() as s:
         ledger.set_fee_bps(s, bps)
-        ex.log.append(s, "market.fee_set", {"fee_bps": bps}, actor=actor.id)
-        ex.log.checkpoint(s)
+        node.log.append(s, "market.fee_set", {"fee_bps": bps}, actor=actor.id)
+        node.log.checkpoint(s)
     return {"fee_bps": bps}
 
 
-def ledger_statement(ex: Exchange, *, actor: Party, party_id: str | None = None) -> dict[str, Any]:
+def ledger_statement(node: Node, *, actor: Party, party_id: str | None = None) -> dict[str, Any]:
     """Accounts and postings: a party reads its own; the operator and auditors read any or all."""
     if actor.role not in ("operator", "auditor"):
         if party_id not in (None, actor.id):
             raise Forbidden("a party reads its own ledger statement only")
         party_id = actor.id
-    with ex.session() as s:
+    with node.session() as s:
         return {"id": party_id or "ledger", **ledger.statement(s, party_id)}
 
 
-def verify_ledger(ex: Exchange, *, actor: Party | None = None) -> dict[str, Any]:
+def verify_ledger(node: Node, *, actor: Party | None = None) -> dict[str, Any]:
     """Every ledger invariant (see ``ledger.verify``); the operator and auditors run it."""
     if actor is not None and actor.role not in ("operator", "auditor"):
         raise Forbidden("only the operator and auditors verify the whole ledger")
-    with ex.session() as s:
+    with node.session() as s:
         return ledger.verify(s)

@@ -23,7 +23,7 @@ from dataex.privacy.columns import Detection, FieldResult, dataset_grade, detect
 from dataex.privacy.grading import FIELD_TYPES, grade_of
 
 if TYPE_CHECKING:
-    from dataex.exchange import Exchange
+    from dataex.node import Node
 
 OPERATOR = "operator"
 MAX_REASON = 1000
@@ -104,28 +104,28 @@ def _store(
     return row
 
 
-def classify_dataset(ex: Exchange, dataset_id: str, *, actor: str | None = None) -> Classification:
+def classify_dataset(node: Node, dataset_id: str, *, actor: str | None = None) -> Classification:
     """Computes, stores and logs the classification of ``dataset_id``.
 
     ``actor`` None means the node itself (after registration); a party must own the dataset or be
     the operator.
     """
-    with ex.session() as s:
+    with node.session() as s:
         dataset = get_dataset_row(s, dataset_id)
         if actor is not None:
             _authorize(s, dataset, actor)
-        src = ex.store.url(dataset.file_sha256)
+        src = node.store.url(dataset.file_sha256)
         columns = [(str(c["name"]), str(c["type"])) for c in dataset.columns]
     detection: Detection = detect_parquet(src, columns)
-    with ex.transaction() as s:
-        ex.log.lock(s)
+    with node.transaction() as s:
+        node.log.lock(s)
         get_dataset_row(s, dataset_id)
         existing = s.get(ClassificationRow, dataset_id)
         overrides = Classification.of(existing).overrides if existing is not None else {}
         overrides = {k: v for k, v in overrides.items() if k in {f.name for f in detection.fields}}
         fields = _fields_with_overrides(detection.fields, overrides)
         row = _store(s, dataset_id, fields, minors=detection.minors, overrides=overrides)
-        ex.log.append(
+        node.log.append(
             s,
             "dataset.classified",
             {
@@ -137,21 +137,21 @@ def classify_dataset(ex: Exchange, dataset_id: str, *, actor: str | None = None)
             },
             actor=actor or OPERATOR,
         )
-        ex.log.checkpoint(s)
+        node.log.checkpoint(s)
         return Classification.of(row)
 
 
-def find_classification(ex: Exchange, dataset_id: str) -> Classification | None:
+def find_classification(node: Node, dataset_id: str) -> Classification | None:
     """The stored classification, or None when the dataset has not been classified yet."""
-    with ex.session() as s:
+    with node.session() as s:
         get_dataset_row(s, dataset_id)
         row = s.get(ClassificationRow, dataset_id)
         return Classification.of(row) if row is not None else None
 
 
-def get_classification(ex: Exchange, dataset_id: str) -> Classification:
+def get_classification(node: Node, dataset_id: str) -> Classification:
     """The stored classification; ``NotFound`` when there is none yet."""
-    found = find_classification(ex, dataset_id)
+    found = find_classification(node, dataset_id)
     if found is None:
         raise NotFound(
             f"dataset {dataset_id} has not been classified yet; run `dataex classify {dataset_id}`",
@@ -161,7 +161,7 @@ def get_classification(ex: Exchange, dataset_id: str) -> Classification:
 
 
 def override(
-    ex: Exchange, dataset_id: str, field: str, type: str, *, reason: str, actor: str
+    node: Node, dataset_id: str, field: str, type: str, *, reason: str, actor: str
 ) -> Classification:
     """Sets ``field``'s type by hand (owner or operator, with a reason), regrades and logs it."""
     reason = (reason or "").strip()
@@ -171,16 +171,16 @@ def override(
         raise InvalidInput(f"the reason is longer than {MAX_REASON} characters")
     if type not in FIELD_TYPES:
         raise InvalidInput(f"unknown type {type!r}; use one of {', '.join(FIELD_TYPES)}", type=type)
-    with ex.session() as s:
+    with node.session() as s:
         dataset = get_dataset_row(s, dataset_id)
         _authorize(s, dataset, actor)
         names = [str(c["name"]) for c in dataset.columns]
     if field not in names:
         raise InvalidInput(f"dataset {dataset_id} has no field {field!r}; its fields: {', '.join(names)}")
-    if find_classification(ex, dataset_id) is None:
-        classify_dataset(ex, dataset_id, actor=actor)
-    with ex.transaction() as s:
-        ex.log.lock(s)
+    if find_classification(node, dataset_id) is None:
+        classify_dataset(node, dataset_id, actor=actor)
+    with node.transaction() as s:
+        node.log.lock(s)
         dataset = get_dataset_row(s, dataset_id)
         _authorize(s, dataset, actor)
         row = s.get(ClassificationRow, dataset_id)
@@ -193,7 +193,7 @@ def override(
         fields = [_fields_with_overrides([f], overrides)[0] for f in fields]
         row = _store(s, dataset_id, fields, minors=current.minors, overrides=overrides)
         category, grade = grade_of(type)
-        ex.log.append(
+        node.log.append(
             s,
             "classification.overridden",
             {
@@ -206,7 +206,7 @@ def override(
             },
             actor=actor,
         )
-        ex.log.checkpoint(s)
+        node.log.checkpoint(s)
         return Classification.of(row)
 
 

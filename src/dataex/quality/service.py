@@ -25,8 +25,8 @@ from dataex.quality.report import public_view, render_html
 if TYPE_CHECKING:
     import duckdb
 
-    from dataex.exchange import Exchange
     from dataex.identity.parties import Party
+    from dataex.node import Node
 
 PERSONAL = ("personal", "sensitive_personal")
 DETECT_SHARE = 0.9
@@ -51,8 +51,8 @@ class _Inputs:
     personal: set[str] | None
 
 
-def _load(ex: Exchange, dataset_id: str, actor: Party | None) -> _Inputs:
-    with ex.session() as s:
+def _load(node: Node, dataset_id: str, actor: Party | None) -> _Inputs:
+    with node.session() as s:
         row = get_dataset_row(s, dataset_id)
         if actor is not None and not actor.is_operator and actor.id != row.owner_id:
             raise Forbidden(f"only the owner of {dataset_id} (or the operator) may evaluate its quality")
@@ -134,10 +134,10 @@ def _notes(inputs: _Inputs, target: str | None, issues: labels.LabelIssues | Non
 
 
 def _compute(
-    ex: Exchange, inputs: _Inputs, rules_text: str | None, target: str | None, now: dt.datetime
+    node: Node, inputs: _Inputs, rules_text: str | None, target: str | None, now: dt.datetime
 ) -> dict[str, Any]:
     d = inputs.dataset
-    path = Path(ex.store.url(d.file_sha256))
+    path = Path(node.store.url(d.file_sha256))
     if not path.is_file():
         raise InputFileNotFound(
             f"the data file of {d.id} is missing from the store; run `dataex audit verify`"
@@ -248,7 +248,7 @@ def log_record(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def evaluate(
-    ex: Exchange,
+    node: Node,
     dataset_id: str,
     *,
     rules_path: Path | None = None,
@@ -258,22 +258,22 @@ def evaluate(
     now: dt.datetime | None = None,
 ) -> QualityReport:
     """Computes, stores and logs the quality report of ``dataset_id`` (owner or operator only)."""
-    inputs = _load(ex, dataset_id, actor)
+    inputs = _load(node, dataset_id, actor)
     if rules_path is not None:
         if not rules_path.is_file():
             raise InputFileNotFound(f"no rules file at {rules_path}")
         rules_text = rules_path.read_text(encoding="utf-8")
-    report = _compute(ex, inputs, rules_text, target, now or utc_now())
-    with ex.transaction() as s:
-        ex.log.lock(s)
+    report = _compute(node, inputs, rules_text, target, now or utc_now())
+    with node.transaction() as s:
+        node.log.lock(s)
         computed_at = utc_now()
         row = s.get(QualityReportRow, dataset_id)
         if row is None:
             row = QualityReportRow(dataset_id=dataset_id, grade="", report={}, computed_at=computed_at)
             s.add(row)
         row.grade, row.report, row.computed_at = report["grade"], report, computed_at
-        ex.log.append(s, "dataset.evaluated", log_record(report), actor=actor.id if actor else "operator")
-        ex.log.checkpoint(s)
+        node.log.append(s, "dataset.evaluated", log_record(report), actor=actor.id if actor else "operator")
+        node.log.checkpoint(s)
     return QualityReport(dataset_id, report["grade"], report, computed_at)
 
 
@@ -283,9 +283,9 @@ def _may_see_all(owner_id: str, viewer: Viewer) -> bool:
     )
 
 
-def get_report(ex: Exchange, dataset_id: str, *, viewer: Viewer = None) -> dict[str, Any]:
+def get_report(node: Node, dataset_id: str, *, viewer: Viewer = None) -> dict[str, Any]:
     """The stored report: the full view for the owner and the operator (``None``), else the public view."""
-    with ex.session() as s:
+    with node.session() as s:
         dataset = get_dataset_row(s, dataset_id)
         check_readable(dataset, read_metadata(s, dataset_id), viewer)
         row = s.get(QualityReportRow, dataset_id)
@@ -299,5 +299,5 @@ def get_report(ex: Exchange, dataset_id: str, *, viewer: Viewer = None) -> dict[
     return report if _may_see_all(owner_id, viewer) else public_view(report)
 
 
-def get_report_html(ex: Exchange, dataset_id: str, *, viewer: Viewer = None) -> str:
-    return render_html(get_report(ex, dataset_id, viewer=viewer))
+def get_report_html(node: Node, dataset_id: str, *, viewer: Viewer = None) -> str:
+    return render_html(get_report(node, dataset_id, viewer=viewer))

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dataex.storage.store import FsspecStore
+from dataex.storage.store import Store
 
 
 @dataclass
@@ -63,7 +63,7 @@ class Staging:
             lock.unlink(missing_ok=True)
             os.close(fd)
 
-    def recover(self, store: FsspecStore, is_referenced: Callable[[str], bool]) -> list[str]:
+    def recover(self, store: Store, is_referenced: Callable[[str], bool]) -> list[str]:
         """Finish or discard work abandoned by crashed processes; returns what was done."""
         done: list[str] = []
         if not self.root.exists():

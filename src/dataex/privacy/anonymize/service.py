@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from dataex.catalog import registration
 from dataex.catalog.datasets import Dataset, get_dataset_row
 from dataex.catalog.metadata import describe
 from dataex.errors import Forbidden, InvalidInput
@@ -37,8 +38,8 @@ from dataex.privacy.classify import find_classification
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from dataex.exchange import Exchange
     from dataex.identity.parties import Party
+    from dataex.node import Node
 
 QI_TYPES = frozenset({"date_of_birth", "address", "cn_resident_id"})
 QI_NAMES = re.compile(
@@ -104,8 +105,8 @@ def summary(o: Outcome) -> dict[str, Any]:
     }
 
 
-def _owner_or_operator(ex: Exchange, dataset_id: str, actor: Party | None) -> str:
-    with ex.session() as s:
+def _owner_or_operator(node: Node, dataset_id: str, actor: Party | None) -> str:
+    with node.session() as s:
         row = get_dataset_row(s, dataset_id)
         owner = row.owner_id
     if actor is not None and not actor.is_operator and actor.id != owner:
@@ -113,9 +114,9 @@ def _owner_or_operator(ex: Exchange, dataset_id: str, actor: Party | None) -> st
     return owner
 
 
-def with_defaults(ex: Exchange, dataset_id: str, spec: Spec, columns: list[str]) -> Spec:
+def with_defaults(node: Node, dataset_id: str, spec: Spec, columns: list[str]) -> Spec:
     """Fills quasi-identifiers, sensitive attributes and drops from the classification."""
-    found = find_classification(ex, dataset_id)
+    found = find_classification(node, dataset_id)
     fields = {f["name"]: f for f in found.fields} if found else {}
     qi = spec.qi or [c for c in columns if fields.get(c, {}).get("type") in QI_TYPES or QI_NAMES.match(c)]
     sensitive = spec.sensitive or [
@@ -129,15 +130,15 @@ def with_defaults(ex: Exchange, dataset_id: str, spec: Spec, columns: list[str])
     return replace(spec, qi=qi, sensitive=sensitive, drop=drop)
 
 
-def _load(ex: Exchange, dataset_id: str) -> tuple[pa.Table, Any]:
-    with ex.session() as s:
+def _load(node: Node, dataset_id: str) -> tuple[pa.Table, Any]:
+    with node.session() as s:
         row = get_dataset_row(s, dataset_id)
-        path, title, license = ex.store.url(row.file_sha256), row.title, row.license
+        path, title, license = node.store.url(row.file_sha256), row.title, row.license
     return pq.read_table(path), (title, license)
 
 
 def anonymize(
-    ex: Exchange,
+    node: Node,
     dataset_id: str,
     spec: Spec,
     *,
@@ -151,16 +152,16 @@ def anonymize(
     never server paths).
     """
     if inline_hierarchies:
-        with tempfile.TemporaryDirectory(dir=ex.settings.staging_dir) as tmp:
+        with tempfile.TemporaryDirectory(dir=node.settings.staging_dir) as tmp:
             paths = {}
             for i, (col, text) in enumerate(sorted(inline_hierarchies.items())):
                 paths[col] = Path(tmp) / f"hierarchy-{i}.csv"
                 paths[col].write_text(text, encoding="utf-8")
             merged = replace(spec, hierarchies={**spec.hierarchies, **{c: str(p) for c, p in paths.items()}})
-            return anonymize(ex, dataset_id, merged, actor=actor, out=out)
-    owner = _owner_or_operator(ex, dataset_id, actor)
-    table, (title, license) = _load(ex, dataset_id)
-    spec = with_defaults(ex, dataset_id, spec, table.column_names)
+            return anonymize(node, dataset_id, merged, actor=actor, out=out)
+    owner = _owner_or_operator(node, dataset_id, actor)
+    table, (title, license) = _load(node, dataset_id)
+    spec = with_defaults(node, dataset_id, spec, table.column_names)
     outcome = anonymize_table(table, spec)
     if out is not None:
         write_output(outcome.table, out)
@@ -170,15 +171,16 @@ def anonymize(
     def record(s: Session, release_id: str) -> None:
         body = {"dataset_id": release_id, "source_id": dataset_id, "spec": spec.to_dict(), **summary(outcome)}
         body["spec"]["hierarchies"] = {c: Path(p).name for c, p in spec.hierarchies.items()}
-        entries.append(ex.log.append(s, "dataset.anonymized", _jsonable(body), actor=actor_id).index)
+        entries.append(node.log.append(s, "dataset.anonymized", _jsonable(body), actor=actor_id).index)
 
-    with tempfile.TemporaryDirectory(dir=ex.settings.staging_dir) as tmp:
+    with tempfile.TemporaryDirectory(dir=node.settings.staging_dir) as tmp:
         path = Path(tmp) / "anonymized.parquet"
         pq.write_table(outcome.table, path)
         models = ", ".join(f"{k}={v}" for k, v in spec.models.describe().items())
-        reg = ex.register(
+        reg = registration.register(
+            node,
             path,
-            owner=owner,
+            owner_id=owner,
             title=f"{title} (anonymized: {models})"[:500],
             license=license,
             derived_from=dataset_id,
@@ -187,10 +189,10 @@ def anonymize(
             on_registered=lambda s, row: record(s, row.id),
         )
     if not entries:  # the same release was registered before: log this run on its own
-        with ex.transaction() as s:
+        with node.transaction() as s:
             record(s, reg.dataset.id)
-            ex.log.checkpoint(s)
-    describe(ex, reg.dataset.id, actor=actor, rai=_rai(outcome, dataset_id))
+            node.log.checkpoint(s)
+    describe(node, reg.dataset.id, actor=actor, rai=_rai(outcome, dataset_id))
     return AnonymizationResult(dataset_id, reg.dataset, outcome, entries[0], out)
 
 
@@ -231,11 +233,11 @@ def write_output(table: pa.Table, out: Path) -> None:
         pacsv.write_csv(table, out)
 
 
-def check(ex: Exchange, dataset_id: str, spec: Spec, *, actor: Party | None) -> dict[str, Any]:
+def check(node: Node, dataset_id: str, spec: Spec, *, actor: Party | None) -> dict[str, Any]:
     """Measures the data as it is: achieved k, l, t and re-identification risk. Nothing changes."""
-    _owner_or_operator(ex, dataset_id, actor)
-    table, _ = _load(ex, dataset_id)
-    spec = with_defaults(ex, dataset_id, spec, table.column_names)
+    _owner_or_operator(node, dataset_id, actor)
+    table, _ = _load(node, dataset_id)
+    spec = with_defaults(node, dataset_id, spec, table.column_names)
     validate(replace(spec, k=spec.k or 2, l=None, t=None), table)
     qis = [
         hier.encode(table[c], hier.flat(hier.distinct_strings(table[c]), column=c), name=c) for c in spec.qi

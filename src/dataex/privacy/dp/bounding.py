@@ -30,20 +30,20 @@ from dataex.privacy.dp.settings import ROW_UNIT, PrivacySettings
 from dataex.storage.cache import materialize
 
 if TYPE_CHECKING:
-    from dataex.exchange import Exchange
+    from dataex.node import Node
 
 STALE_AFTER_SECONDS: Final = 3600
 """Copies of a dataset built for older settings or versions are removed once this old."""
 
 
-def bounded_source(ex: Exchange, dataset_id: str, settings: PrivacySettings) -> str:
+def bounded_source(node: Node, dataset_id: str, settings: PrivacySettings) -> str:
     """The path of the dataset's contribution-bounded copy for ``settings`` (built when missing)."""
-    source = consented_source(ex, dataset_id)
+    source = consented_source(node, dataset_id)
     if settings.unit == ROW_UNIT:
         return source.path
     k = settings.max_contributions
     name = hashlib.sha256(f"{source.version}\n{settings.unit}\n{k}".encode()).hexdigest()[:32]
-    cache = ex.settings.home / "cache" / "dp"
+    cache = node.settings.home / "cache" / "dp"
     target = cache / f"{dataset_id}.{name}.parquet"
     if not target.exists():
         materialize(target, bounding_sql(source.path, settings.unit, k))

@@ -1,6 +1,6 @@
 """DP SQL under an L1 contract: authorize → parse → rewrite → charge → execute → noise → cache.
 
-``query(ex, contract_id, sql, epsilon=…, actor=…)`` is the only entry point. The contract's ε (and δ
+``query(node, contract_id, sql, epsilon=…, actor=…)`` is the only entry point. The contract's ε (and δ
 when keys pass a noisy threshold) is charged atomically by :func:`dataex.contracts.budget.charge`
 **before** anything is computed or released; a repeated identical query (same contract, same
 normalized query, same ε) returns the cached answer and charges nothing, so the noise cannot be
@@ -37,7 +37,7 @@ from dataex.privacy.dp.rewrite import VIEW, Plan, plan_query
 from dataex.privacy.dp.settings import ROW_UNIT, PrivacySettings, column_types
 
 if TYPE_CHECKING:
-    from dataex.exchange import Exchange
+    from dataex.node import Node
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class Answer:
 
 
 def query(
-    ex: Exchange,
+    node: Node,
     contract_id: str,
     sql: str,
     *,
@@ -73,12 +73,12 @@ def query(
     explain: bool = False,
 ) -> Answer:
     """Answers ``sql`` with differential privacy under ``contract_id``; see the module docstring."""
-    with ex.session() as s:
+    with node.session() as s:
         contract = s.get(ContractRow, contract_id)
         if contract is None:
             raise ContractNotFound(contract_id)
         dataset_id = contract.dataset_id
-    decision = authorize(ex, actor, "dp_query", dataset_id, {"contract_id": contract_id})
+    decision = authorize(node, actor, "dp_query", dataset_id, {"contract_id": contract_id})
     decision.raise_if_denied()
     if decision.contract_id != contract_id:
         error = AccessDenied(
@@ -86,23 +86,23 @@ def query(
             rule="contract.not_yours",
             contract_id=contract_id,
         )
-        _log_refusal(ex, actor, contract_id, error)
+        _log_refusal(node, actor, contract_id, error)
         raise error
     runner = get_engine(engine)
     try:
         eps_nano = _epsilon_units(epsilon)
-        parsed, plan, dataset, settings = _plan(ex, dataset_id, sql, epsilon)
+        parsed, plan, dataset, settings = _plan(node, dataset_id, sql, epsilon)
         query_hash = parsed.query_hash(dataset.id)
         if explain:
-            return _answer(ex, contract_id, dataset.id, runner, query_hash, explain=describe(plan, runner))
-        cached = None if mechanisms.is_exact() else _cached(ex, contract_id, query_hash, eps_nano)
+            return _answer(node, contract_id, dataset.id, runner, query_hash, explain=describe(plan, runner))
+        cached = None if mechanisms.is_exact() else _cached(node, contract_id, query_hash, eps_nano)
         if cached is not None:
-            return _answer(ex, contract_id, dataset.id, runner, query_hash, cached=cached)
-        charge = _charge(ex, contract_id, epsilon=epsilon, delta=plan.delta, actor=actor)
+            return _answer(node, contract_id, dataset.id, runner, query_hash, cached=cached)
+        charge = _charge(node, contract_id, epsilon=epsilon, delta=plan.delta, actor=actor)
     except DataexError as error:
-        _log_refusal(ex, actor, contract_id, error)
+        _log_refusal(node, actor, contract_id, error)
         raise
-    table = _execute(runner, plan, bounded_source(ex, dataset.id, settings))
+    table = _execute(runner, plan, bounded_source(node, dataset.id, settings))
     released = mechanisms.release(plan, table)
     body: dict[str, Any] = {
         "columns": released.columns,
@@ -114,7 +114,7 @@ def query(
         "sql": sql,
     }
     if not mechanisms.is_exact():
-        stored = _store(ex, contract_id, query_hash, eps_nano, body)
+        stored = _store(node, contract_id, query_hash, eps_nano, body)
         if stored is not body:  # a concurrent identical query released first: return its answer
             body = stored
     return Answer(
@@ -195,10 +195,10 @@ def describe(plan: Plan, runner: Engine) -> dict[str, Any]:
 
 
 def _plan(
-    ex: Exchange, dataset_id: str, sql: str, epsilon: float
+    node: Node, dataset_id: str, sql: str, epsilon: float
 ) -> tuple[ParsedQuery, Plan, DatasetRow, PrivacySettings]:
     parsed = parse(sql)
-    with ex.session() as s:
+    with node.session() as s:
         dataset = s.get(DatasetRow, dataset_id)
         assert dataset is not None  # authorize allowed it
         settings_row = s.get(DpSettingsRow, dataset_id)
@@ -236,14 +236,14 @@ def _epsilon_units(epsilon: float) -> int:
     return budget.to_units(epsilon, odrl.EPSILON_SCALE, "epsilon")
 
 
-def _charge(ex: Exchange, contract_id: str, *, epsilon: float, delta: float, actor: Party) -> budget.Charge:
+def _charge(node: Node, contract_id: str, *, epsilon: float, delta: float, actor: Party) -> budget.Charge:
     """The one place a DP query is paid for, before anything is computed or released.
 
     ε, δ and one query come off the contract's budget, and the contract's price for them (per
     query, per ε) is posted to the ledger, in one transaction with their log entries
     (:func:`dataex.contracts.budget.charge`, which calls the market's settlement).
     """
-    return budget.charge(ex, contract_id, epsilon=epsilon, delta=delta, queries=1, actor=actor.id)
+    return budget.charge(node, contract_id, epsilon=epsilon, delta=delta, queries=1, actor=actor.id)
 
 
 def _execute(runner: Engine, plan: Plan, path: str) -> Any:
@@ -257,17 +257,17 @@ def _execute(runner: Engine, plan: Plan, path: str) -> Any:
         ) from e
 
 
-def _cached(ex: Exchange, contract_id: str, query_hash: str, eps_nano: int) -> dict[str, Any] | None:
-    with ex.session() as s:
+def _cached(node: Node, contract_id: str, query_hash: str, eps_nano: int) -> dict[str, Any] | None:
+    with node.session() as s:
         row = s.get(DpAnswerRow, (contract_id, query_hash, eps_nano))
         return None if row is None else dict(row.answer)
 
 
 def _store(
-    ex: Exchange, contract_id: str, query_hash: str, eps_nano: int, body: dict[str, Any]
+    node: Node, contract_id: str, query_hash: str, eps_nano: int, body: dict[str, Any]
 ) -> dict[str, Any]:
     try:
-        with ex.transaction() as s:
+        with node.transaction() as s:
             s.add(
                 DpAnswerRow(
                     contract_id=contract_id,
@@ -278,7 +278,7 @@ def _store(
                 )
             )
     except SqlIntegrityError:
-        existing = _cached(ex, contract_id, query_hash, eps_nano)
+        existing = _cached(node, contract_id, query_hash, eps_nano)
         if existing is None:  # pragma: no cover - the conflicting row cannot vanish
             raise
         return existing
@@ -286,7 +286,7 @@ def _store(
 
 
 def _answer(
-    ex: Exchange,
+    node: Node,
     contract_id: str,
     dataset_id: str,
     runner: Engine,
@@ -295,7 +295,7 @@ def _answer(
     cached: dict[str, Any] | None = None,
     explain: dict[str, Any] | None = None,
 ) -> Answer:
-    with ex.session() as s:
+    with node.session() as s:
         row = s.get(ContractRow, contract_id)
         assert row is not None
         left = row.remaining_epsilon_nano
@@ -340,12 +340,12 @@ def _float_or_none(value: float | int | None) -> float | None:
     return None if value is None else float(value)
 
 
-def _log_refusal(ex: Exchange, actor: Party, contract_id: str, error: DataexError) -> None:
-    with ex.transaction() as s:
-        ex.log.append(
+def _log_refusal(node: Node, actor: Party, contract_id: str, error: DataexError) -> None:
+    with node.transaction() as s:
+        node.log.append(
             s,
             "dp.query.refused",
             {"contract_id": contract_id, "code": error.code, "reason": error.message},
             actor=actor.id,
         )
-        ex.log.checkpoint(s)
+        node.log.checkpoint(s)

@@ -23,7 +23,7 @@ from dataex.identity.parties import Party
 from dataex.ledger.log import utc_now
 
 if TYPE_CHECKING:
-    from dataex.exchange import Exchange
+    from dataex.node import Node
 
 ROW_UNIT: Final = "row"
 NUMERIC_TYPES: Final = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "REAL")
@@ -72,7 +72,7 @@ def column_types(row: DatasetRow) -> dict[str, str]:
 
 
 def set_privacy(
-    ex: Exchange,
+    node: Node,
     dataset_id: str,
     *,
     actor: Party,
@@ -90,7 +90,7 @@ def set_privacy(
     """
     bounds, domains = dict(bounds or {}), {k: [str(x) for x in v] for k, v in (domains or {}).items()}
     complete = list(dict.fromkeys(str(c) for c in not_null))
-    with ex.transaction() as s:
+    with node.transaction() as s:
         dataset = s.get(DatasetRow, dataset_id)
         if dataset is None:
             raise DatasetNotFound(dataset_id)
@@ -112,18 +112,18 @@ def set_privacy(
         s.flush()
         record = PrivacySettings.of(row).to_dict()
         record["domains"] = {k: {"size": len(v)} for k, v in domains.items()}
-        entry = ex.log.append(s, "dp.settings.set", record, actor=actor.id)
+        entry = node.log.append(s, "dp.settings.set", record, actor=actor.id)
         row.log_index = entry.index
-        ex.log.checkpoint(s)
+        node.log.checkpoint(s)
         settings = PrivacySettings.of(row)
     from dataex.privacy.dp.bounding import bounded_source
 
-    bounded_source(ex, dataset_id, settings)
+    bounded_source(node, dataset_id, settings)
     return settings
 
 
-def find_privacy(ex: Exchange, dataset_id: str) -> PrivacySettings | None:
-    with ex.session() as s:
+def find_privacy(node: Node, dataset_id: str) -> PrivacySettings | None:
+    with node.session() as s:
         row = s.get(DpSettingsRow, dataset_id)
         return None if row is None else PrivacySettings.of(row)
 

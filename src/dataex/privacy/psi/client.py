@@ -3,7 +3,7 @@
 :func:`run` reads the consumer's file, normalizes the named column (:mod:`.normalize`), runs the
 client half of the protocol (or, for PSI-then-DP, the server half with a fresh key) and talks to
 the node through a :class:`Transport`: :class:`HttpTransport` against a remote ``dataex serve``
-(httpx), or :class:`LocalTransport` against an in-process ``Exchange`` (tests, a local home).
+(httpx), or :class:`LocalTransport` against an in-process ``Node`` (tests, a local home).
 Only blinded group elements and set sizes ever leave this module.
 """
 
@@ -19,8 +19,8 @@ from dataex.privacy.psi import protocol
 from dataex.privacy.psi.normalize import Normalized, detect_type, normalize
 
 if TYPE_CHECKING:
-    from dataex.exchange import Exchange
     from dataex.identity.parties import Party
+    from dataex.node import Node
 
 
 def b64(data: bytes) -> str:
@@ -45,14 +45,14 @@ class Transport(Protocol):
 class LocalTransport:
     """Calls the node's services in this process (a local home, or tests)."""
 
-    def __init__(self, ex: Exchange, party: Party) -> None:
-        self.ex, self.party = ex, party
+    def __init__(self, node: Node, party: Party) -> None:
+        self.node, self.party = node, party
 
     def session(self, contract_id: str, body: dict[str, Any]) -> dict[str, Any]:
         from dataex.privacy.psi.service import run_session
 
         r = run_session(
-            self.ex,
+            self.node,
             self.party,
             contract_id,
             request=unb64(body["request"]),
@@ -75,7 +75,7 @@ class LocalTransport:
         from dataex.privacy.psi import thendp
 
         r = thendp.start(
-            self.ex,
+            self.node,
             self.party,
             contract_id,
             sql=body["sql"],
@@ -94,7 +94,7 @@ class LocalTransport:
         from dataex.privacy.psi import thendp
 
         return thendp.finish(
-            self.ex,
+            self.node,
             self.party,
             session_id,
             setup=unb64(body["setup"]),

@@ -1,6 +1,6 @@
 """The node's side of PSI: sessions under a contract, the provider's preprocessed set, the log.
 
-``run_session(ex, party, contract_id, request=…, mode="members"|"count", id_type=…)`` is the
+``run_session(node, party, contract_id, request=…, mode="members"|"count", id_type=…)`` is the
 entry point for the two modes where the node is the PSI server. It
 
 1. runs ``authorize(psi)`` on the contract's dataset (logged either way), then applies the tier
@@ -47,7 +47,7 @@ from dataex.privacy.psi import protocol
 from dataex.privacy.psi.normalize import check_type, normalize
 
 if TYPE_CHECKING:
-    from dataex.exchange import Exchange
+    from dataex.node import Node
 
 Mode = Literal["members", "count", "then_dp"]
 MODES: Final = ("members", "count", "then_dp")
@@ -86,7 +86,7 @@ class Target:
 
 
 def run_session(
-    ex: Exchange,
+    node: Node,
     party: Party,
     contract_id: str,
     *,
@@ -98,23 +98,23 @@ def run_session(
     """One ``members`` or ``count`` session; see the module docstring."""
     if mode not in ("members", "count"):
         raise InvalidInput(f"unknown PSI mode {mode!r}; use members or count (then_dp has its own calls)")
-    target = begin(ex, party, contract_id, mode=mode, id_type=id_type, column=column)
+    target = begin(node, party, contract_id, mode=mode, id_type=id_type, column=column)
     try:
         consumer_items = protocol.request_size(request)
         if consumer_items == 0:
             raise InvalidInput("the PSI request is empty: the consumer's set has no identifier")
         if consumer_items > MAX_CLIENT_ITEMS:
             raise InvalidInput(f"at most {MAX_CLIENT_ITEMS} identifiers per session; got {consumer_items}")
-        prepared = prepared_set(ex, target)
-        key = _read_key(ex, prepared)
-        setup = Path(ex.settings.home, prepared.setup_file).read_bytes()
+        prepared = prepared_set(node, target)
+        key = _read_key(node, prepared)
+        setup = Path(node.settings.home, prepared.setup_file).read_bytes()
         response = protocol.server_answer(request, key=key, reveal=mode == "members")
     except DataexError as e:
-        refuse(ex, party, contract_id, e)
+        refuse(node, party, contract_id, e)
         raise
-    budget.charge(ex, contract_id, queries=1, actor=party.id)
+    budget.charge(node, contract_id, queries=1, actor=party.id)
     session_id = record_session(
-        ex, party, target, mode=mode, consumer_items=consumer_items, provider_items=prepared.items
+        node, party, target, mode=mode, consumer_items=consumer_items, provider_items=prepared.items
     )
     return SessionResult(
         session_id=session_id,
@@ -132,21 +132,21 @@ def run_session(
 
 
 def begin(
-    ex: Exchange, party: Party, contract_id: str, *, mode: str, id_type: str, column: str | None
+    node: Node, party: Party, contract_id: str, *, mode: str, id_type: str, column: str | None
 ) -> Target:
     """Authorizes a session of ``mode`` under the contract and resolves its column (or raises)."""
-    with ex.session() as s:
+    with node.session() as s:
         contract = s.get(ContractRow, contract_id)
         if contract is None:
             raise ContractNotFound(contract_id)
         dataset_id = contract.dataset_id
-    decision = authorize(ex, party, "psi", dataset_id, {"contract_id": contract_id, "mode": mode})
+    decision = authorize(node, party, "psi", dataset_id, {"contract_id": contract_id, "mode": mode})
     decision.raise_if_denied()
     try:
         _tier_rule(decision, contract_id, mode)
-        return _target(ex, decision, dataset_id, check_type(id_type), column)
+        return _target(node, decision, dataset_id, check_type(id_type), column)
     except DataexError as e:
-        refuse(ex, party, contract_id, e)
+        refuse(node, party, contract_id, e)
         raise
 
 
@@ -166,8 +166,8 @@ def _tier_rule(decision: Decision, contract_id: str, mode: str) -> None:
         )
 
 
-def _target(ex: Exchange, decision: Decision, dataset_id: str, id_type: str, column: str | None) -> Target:
-    with ex.session() as s:
+def _target(node: Node, decision: Decision, dataset_id: str, id_type: str, column: str | None) -> Target:
+    with node.session() as s:
         dataset = s.get(DatasetRow, dataset_id)
         assert dataset is not None  # authorize allowed it
         names = [str(c["name"]) for c in dataset.columns]
@@ -177,7 +177,7 @@ def _target(ex: Exchange, decision: Decision, dataset_id: str, id_type: str, col
             for f in (classification.fields if classification else [])
             if f.get("type") == id_type and f.get("name") in names
         ]
-    file_sha256 = consented_source(ex, dataset_id).version  # the provider set follows consent too
+    file_sha256 = consented_source(node, dataset_id).version  # the provider set follows consent too
     if column is None:
         if len(typed) != 1:
             found = f"columns {typed}" if typed else "no column"
@@ -204,14 +204,14 @@ class Prepared:
     built: bool
 
 
-def prepare(ex: Exchange, dataset_id: str, *, column: str, id_type: str, actor: Party | None) -> Prepared:
+def prepare(node: Node, dataset_id: str, *, column: str, id_type: str, actor: Party | None) -> Prepared:
     """Builds the column's preprocessed set ahead of any session (owner or operator only).
 
     Sessions build it on first use anyway; preparing it when the dataset is offered spares the
     first consumer that wait (about a minute for a million identifiers on two cores). Nothing is
     rebuilt when the set is current (same file, withdrawals and type); ``built`` says which.
     """
-    with ex.session() as s:
+    with node.session() as s:
         dataset = s.get(DatasetRow, dataset_id)
         if dataset is None:
             raise DatasetNotFound(dataset_id)
@@ -220,45 +220,46 @@ def prepare(ex: Exchange, dataset_id: str, *, column: str, id_type: str, actor: 
         names = [str(c["name"]) for c in dataset.columns]
     if column not in names:
         raise UnknownColumn(f"dataset {dataset_id} has no column {column!r}", column=column, available=names)
-    target = Target("", dataset_id, "", column, check_type(id_type), consented_source(ex, dataset_id).version)
-    with ex.session() as s:
+    version = consented_source(node, dataset_id).version
+    target = Target("", dataset_id, "", column, check_type(id_type), version)
+    with node.session() as s:
         before = s.get(PsiPreparedSetRow, (dataset_id, column))
         before_sha = None if before is None else before.setup_sha256
-    row = prepared_set(ex, target)
+    row = prepared_set(node, target)
     built = row.setup_sha256 != before_sha
     return Prepared(dataset_id, column, row.id_type, row.items, row.setup_sha256, built)
 
 
-def prepared_set(ex: Exchange, target: Target) -> PsiPreparedSetRow:
+def prepared_set(node: Node, target: Target) -> PsiPreparedSetRow:
     """The column's preprocessed set, built (with a fresh key) when missing or the dataset changed."""
-    with ex.session() as s:
+    with node.session() as s:
         row = s.get(PsiPreparedSetRow, (target.dataset_id, target.column))
         if row is not None and row.file_sha256 == target.file_sha256 and row.id_type == target.id_type:
             s.expunge(row)
             return row
-    return _build(ex, target, stale=row)
+    return _build(node, target, stale=row)
 
 
-def provider_items(ex: Exchange, target: Target) -> list[str]:
+def provider_items(node: Node, target: Target) -> list[str]:
     """The distinct canonical identifiers of the provider's column (invalid cells are skipped)."""
     import pyarrow.parquet as pq
 
-    table = pq.read_table(consented_source(ex, target.dataset_id).path, columns=[target.column])
+    table = pq.read_table(consented_source(node, target.dataset_id).path, columns=[target.column])
     values = [None if v is None else str(v) for v in table.column(0).to_pylist()]
     return normalize(values, target.id_type, max_invalid_share=1.0).items
 
 
-def _build(ex: Exchange, target: Target, *, stale: PsiPreparedSetRow | None) -> PsiPreparedSetRow:
-    items = provider_items(ex, target)
+def _build(node: Node, target: Target, *, stale: PsiPreparedSetRow | None) -> PsiPreparedSetRow:
+    items = provider_items(node, target)
     key = protocol.new_key()
     setup = protocol.server_setup(items, key=key, max_client_items=MAX_CLIENT_ITEMS)
     base = Path("psi", target.dataset_id, hashlib.sha256(target.column.encode()).hexdigest()[:16])
     stamp = utc_now().strftime("%Y%m%dT%H%M%S%f")
     key_file, setup_file = f"{base}-{stamp}.key", f"{base}-{stamp}.setup"
-    _write_private(ex.settings.home / key_file, key)
-    _write_private(ex.settings.home / setup_file, setup.setup)
+    _write_private(node.settings.home / key_file, key)
+    _write_private(node.settings.home / setup_file, setup.setup)
     digest = hashlib.sha256(setup.setup).hexdigest()
-    with ex.transaction() as s:
+    with node.transaction() as s:
         row = s.get(PsiPreparedSetRow, (target.dataset_id, target.column))
         if row is None:
             row = PsiPreparedSetRow(dataset_id=target.dataset_id, column=target.column)
@@ -266,7 +267,7 @@ def _build(ex: Exchange, target: Target, *, stale: PsiPreparedSetRow | None) -> 
         row.id_type, row.file_sha256, row.items = target.id_type, target.file_sha256, setup.items
         row.key_file, row.setup_file, row.setup_sha256 = key_file, setup_file, digest
         row.max_client_items, row.created_at = MAX_CLIENT_ITEMS, utc_now()
-        ex.log.append(
+        node.log.append(
             s,
             "psi.set.prepared",
             {
@@ -280,12 +281,12 @@ def _build(ex: Exchange, target: Target, *, stale: PsiPreparedSetRow | None) -> 
             },
             actor="node",
         )
-        ex.log.checkpoint(s)
+        node.log.checkpoint(s)
         s.flush()
         s.expunge(row)
     if stale is not None and stale.key_file != key_file:
         for name in (stale.key_file, stale.setup_file):
-            (ex.settings.home / name).unlink(missing_ok=True)
+            (node.settings.home / name).unlink(missing_ok=True)
     return row
 
 
@@ -301,13 +302,13 @@ def _write_private(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _read_key(ex: Exchange, row: PsiPreparedSetRow) -> bytes:
-    return Path(ex.settings.home, row.key_file).read_bytes()
+def _read_key(node: Node, row: PsiPreparedSetRow) -> bytes:
+    return Path(node.settings.home, row.key_file).read_bytes()
 
 
 # -- records and refusals -------------------------------------------------------------------------
 def record_session(
-    ex: Exchange, party: Party, target: Target, *, mode: str, consumer_items: int, provider_items: int
+    node: Node, party: Party, target: Target, *, mode: str, consumer_items: int, provider_items: int
 ) -> str:
     """Stores the session and logs ``psi.session`` (set sizes only) in one transaction."""
     session_id = new_id("psi")
@@ -321,8 +322,8 @@ def record_session(
         "consumer_items": consumer_items,
         "provider_items": provider_items,
     }
-    with ex.transaction() as s:
-        entry = ex.log.append(s, "psi.session", data, actor=party.id)
+    with node.transaction() as s:
+        entry = node.log.append(s, "psi.session", data, actor=party.id)
         s.add(
             PsiSessionRow(
                 id=session_id,
@@ -340,25 +341,25 @@ def record_session(
                 log_index=entry.index,
             )
         )
-        ex.log.checkpoint(s)
+        node.log.checkpoint(s)
     return session_id
 
 
-def refuse(ex: Exchange, party: Party, contract_id: str, error: DataexError) -> None:
+def refuse(node: Node, party: Party, contract_id: str, error: DataexError) -> None:
     """Logs ``psi.refused`` with the error's code and message (which never quote an item)."""
-    with ex.transaction() as s:
-        ex.log.append(
+    with node.transaction() as s:
+        node.log.append(
             s,
             "psi.refused",
             {"contract_id": contract_id, "code": error.code, "reason": error.message},
             actor=party.id,
         )
-        ex.log.checkpoint(s)
+        node.log.checkpoint(s)
 
 
-def list_sessions(ex: Exchange, contract_id: str) -> list[dict[str, Any]]:
+def list_sessions(node: Node, contract_id: str) -> list[dict[str, Any]]:
     """The sessions run under a contract (sizes only), oldest first."""
-    with ex.session() as s:
+    with node.session() as s:
         rows = s.scalars(
             select(PsiSessionRow)
             .where(PsiSessionRow.contract_id == contract_id)

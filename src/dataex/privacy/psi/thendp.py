@@ -45,7 +45,7 @@ from dataex.privacy.psi.normalize import canonical
 from dataex.privacy.psi.service import Target, begin, provider_items, record_session, refuse
 
 if TYPE_CHECKING:
-    from dataex.exchange import Exchange
+    from dataex.node import Node
     from dataex.privacy.dp.rewrite import Plan
 
 TABLE: Final = "matched"
@@ -65,7 +65,7 @@ class Started:
 
 
 def start(
-    ex: Exchange,
+    node: Node,
     party: Party,
     contract_id: str,
     *,
@@ -75,15 +75,15 @@ def start(
     column: str | None = None,
 ) -> Started:
     """Step 1: authorize, plan the query, return the node's blinded request; see the module docstring."""
-    target = begin(ex, party, contract_id, mode="then_dp", id_type=id_type, column=column)
+    target = begin(node, party, contract_id, mode="then_dp", id_type=id_type, column=column)
     session_id = new_id("psi")
     try:
-        _plan(ex, target, sql, epsilon)
-        items = provider_items(ex, target)
-        client = protocol.Client(reveal=True, key=_session_key(ex, session_id))
+        _plan(node, target, sql, epsilon)
+        items = provider_items(node, target)
+        client = protocol.Client(reveal=True, key=_session_key(node, session_id))
         request = client.request(items)
     except DataexError as e:
-        refuse(ex, party, contract_id, e)
+        refuse(node, party, contract_id, e)
         raise
     claims = {
         "sid": session_id,
@@ -97,11 +97,11 @@ def start(
         "epsilon": epsilon,
         "exp": time.time() + TTL_SECONDS,
     }
-    return Started(session_id, request, len(items), signed.sign(_secret(ex), claims))
+    return Started(session_id, request, len(items), signed.sign(_secret(node), claims))
 
 
 def finish(
-    ex: Exchange,
+    node: Node,
     party: Party,
     session_id: str,
     *,
@@ -114,36 +114,38 @@ def finish(
 
     ``consumer_items`` is the consumer's own statement of its set size (for the log only).
     """
-    claims = _verify(ex, ticket)
+    claims = _verify(node, ticket)
     if claims is None or claims.get("sid") != session_id or claims.get("party") != party.id:
         raise NotFound(f"no pending PSI-then-DP session {session_id!r} (sessions expire after 10 minutes)")
     contract_id = str(claims["contract"])
-    target = begin(ex, party, contract_id, mode="then_dp", id_type=claims["id_type"], column=claims["column"])
+    target = begin(
+        node, party, contract_id, mode="then_dp", id_type=claims["id_type"], column=claims["column"]
+    )
     try:
         if target.file_sha256 != claims["version"]:
             raise InvalidInput(
                 f"dataset {target.dataset_id} changed since session {session_id} started: start again"
             )
         epsilon = float(claims["epsilon"])
-        plan = _plan(ex, target, str(claims["sql"]), epsilon)
-        items = provider_items(ex, target)
-        client = protocol.Client(reveal=True, key=_session_key(ex, session_id))
+        plan = _plan(node, target, str(claims["sql"]), epsilon)
+        items = provider_items(node, target)
+        client = protocol.Client(reveal=True, key=_session_key(node, session_id))
         matched_idx = client.intersection(setup, response)
     except DataexError as e:
-        refuse(ex, party, contract_id, e)
+        refuse(node, party, contract_id, e)
         raise
     matched = {items[i] for i in matched_idx}
-    staged = Path(ex.settings.staging_dir, f"{session_id}.parquet")
+    staged = Path(node.settings.staging_dir, f"{session_id}.parquet")
     try:
-        _materialize(ex, target, matched, staged)
+        _materialize(node, target, matched, staged)
         charge = budget.charge(
-            ex, target.contract_id, epsilon=epsilon, delta=plan.delta, queries=1, actor=party.id
+            node, target.contract_id, epsilon=epsilon, delta=plan.delta, queries=1, actor=party.id
         )
         answer = _release(plan, staged)
     finally:
         staged.unlink(missing_ok=True)
     record_session(
-        ex, party, target, mode="then_dp", consumer_items=consumer_items, provider_items=len(items)
+        node, party, target, mode="then_dp", consumer_items=consumer_items, provider_items=len(items)
     )
     return answer | {
         "session_id": session_id,
@@ -157,21 +159,21 @@ def finish(
     }
 
 
-def _secret(ex: Exchange) -> bytes:
-    return load_or_create_secret(ex.settings.home / SESSION_KEYS_FILE)
+def _secret(node: Node) -> bytes:
+    return load_or_create_secret(node.settings.home / SESSION_KEYS_FILE)
 
 
-def _session_key(ex: Exchange, session_id: str) -> bytes:
-    return protocol.derive_key(_secret(ex), f"psi-then-dp|{session_id}")
+def _session_key(node: Node, session_id: str) -> bytes:
+    return protocol.derive_key(_secret(node), f"psi-then-dp|{session_id}")
 
 
-def _verify(ex: Exchange, ticket: str) -> dict[str, Any] | None:
+def _verify(node: Node, ticket: str) -> dict[str, Any] | None:
     """The ticket's claims if the node signed them and they have not expired; None otherwise."""
-    claims = signed.verify(_secret(ex), ticket)
+    claims = signed.verify(_secret(node), ticket)
     return claims if claims is not None and float(claims.get("exp", 0)) > time.time() else None
 
 
-def _plan(ex: Exchange, target: Target, sql: str, epsilon: float) -> Plan:
+def _plan(node: Node, target: Target, sql: str, epsilon: float) -> Plan:
     from dataex.privacy.dp.parse import parse
     from dataex.privacy.dp.rewrite import plan_query
     from dataex.privacy.dp.settings import PrivacySettings, column_types
@@ -182,7 +184,7 @@ def _plan(ex: Exchange, target: Target, sql: str, epsilon: float) -> Plan:
     parsed = parse(sql)
     if parsed.table.lower() != TABLE:
         raise QueryRefused(f"query refused: the matched rows are the table {TABLE!r}", construct="table")
-    with ex.session() as s:
+    with node.session() as s:
         contract = s.get(ContractRow, target.contract_id)
         dataset = s.get(DatasetRow, target.dataset_id)
         assert contract is not None and dataset is not None
@@ -196,11 +198,11 @@ def _plan(ex: Exchange, target: Target, sql: str, epsilon: float) -> Plan:
     return plan_query(parsed, settings=settings, types=types, dataset_id=target.dataset_id, epsilon=epsilon)
 
 
-def _materialize(ex: Exchange, target: Target, matched: set[str], path: Path) -> None:
+def _materialize(node: Node, target: Target, matched: set[str], path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pq.read_table(consented_source(ex, target.dataset_id).path)
+    table = pq.read_table(consented_source(node, target.dataset_id).path)
     prefix = f"{target.id_type}:"
     keys = [
         None if v is None else prefix + canonical(target.id_type, str(v))
