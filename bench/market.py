@@ -4,7 +4,7 @@
                            [--charges 100000] [--batch 500] [--single 2000] [--contracts 4]
                            [--only knn|settlement] [--write] [--notes TEXT] [--setup]
 
-KNN-Shapley: ours (``dataex.market.valuation.knn_shapley``) on the full input. pyDVL 0.10's
+KNN-Shapley: ours (``dataex.market.shapley.knn_shapley``) on the full input. pyDVL 0.10's
 ``KNNShapleyValuation`` runs in a throw-away venv (bench/work/pydvl-venv; ``--setup`` creates it:
 pyDVL pins numpy < 2, which the main environment does not allow) on the same training rows and the
 first ``--pydvl-val`` validation rows; its time is extrapolated linearly to all validation rows
@@ -67,7 +67,7 @@ def data(n: int, m: int, d: int, seed: int = 0) -> tuple[np.ndarray, ...]:
 
 
 def knn(n: int, m: int, d: int, k: int, pydvl_m: int) -> dict[str, object]:
-    from dataex.market.valuation import knn_shapley
+    from dataex.market.shapley import knn_shapley
 
     x, y, xv, yv = data(n, m, d)
     t = time.perf_counter()

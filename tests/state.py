@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func, select
 
@@ -32,3 +32,17 @@ def snapshot(ex: Exchange) -> State:
         store_files=tuple(ex.store.list()),
         staging=tuple(sorted(p.name for p in staging.iterdir())) if staging.exists() else (),
     )
+
+
+def assert_only_denials(ex: Exchange, before: State, denials: int = 1) -> None:
+    """Nothing changed since ``before`` but ``denials`` ``access.denied`` entries of the policy
+    (each committed with its own checkpoint): a refused party is logged, nothing else."""
+    after = snapshot(ex)
+    expected = replace(
+        before, log_entries=before.log_entries + denials, checkpoints=before.checkpoints + denials
+    )
+    assert after == expected
+    with ex.session() as s:
+        q = select(LogEntryRow.event).order_by(LogEntryRow.idx.desc()).limit(denials) if denials else None
+        events = list(s.scalars(q)) if q is not None else []
+    assert events == ["access.denied"] * denials

@@ -12,10 +12,9 @@ from typing import Any
 from dataex.config import Settings
 from dataex.errors import DataexError
 from dataex.exchange import Exchange
+from dataex.version import __version__
 
 __all__ = ["DataexError", "Exchange", "Settings", "__version__", "connect", "open"]
-
-__version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from dataex.catalog.certificate import verify_certificate
+from dataex.catalog.certificates import verify_certificate
 from dataex.catalog.registration import registration_record
 from dataex.db.models import CheckpointRow, DatasetRow, LogEntryRow, LogHeadRow
 from dataex.ledger import merkle, note

@@ -80,8 +80,10 @@ class Exchange(Node):
         actor: str = "operator",
         source_name: str | None = None,
         analyze: bool = True,
+        acting: Party | None = None,
     ) -> Registration:
-        """Registers a file (``registration.register``); ``analyze`` runs the registration hooks."""
+        """Registers a file (``registration.register``); ``analyze`` runs the registration hooks;
+        ``acting`` is the registering party (``None``: the local operator), checked by the policy."""
         return registration.register(
             self,
             path,
@@ -93,6 +95,7 @@ class Exchange(Node):
             actor=actor,
             source_name=source_name,
             analyze=analyze,
+            acting=acting,
         )
 
     def list_datasets(self, *, owner: str | None = None, viewer: CatalogViewer = None) -> list[Dataset]:

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dataex.api.app import create_app
-from dataex.catalog.certificate import verify_certificate
+from dataex.catalog.certificates import verify_certificate
 from dataex.identity.keys import load_public_jwk
 from dataex.ledger import merkle
 from tests.conftest import Node

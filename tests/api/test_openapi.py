@@ -10,7 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dataex.api.app import create_app
-from dataex.api.openapi import SHARING_PREFIX, document_errors, error_statuses, render
+from dataex.api.document import SHARING_PREFIX, document_errors, error_statuses
+from dataex.api.openapi import render
+from dataex.server import create_app as create_server_app
 from tests.conftest import Node
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
@@ -21,12 +23,12 @@ METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The document as a live node serves it at /openapi.json."""
+    """The document as a live node (``dataex serve``: the API and the web console) serves it."""
     from dataex.exchange import Exchange
 
     ex, _ = Exchange.init(home=tmp_path_factory.mktemp("openapi") / "node")
     try:
-        with TestClient(create_app(ex)) as client:
+        with TestClient(create_server_app(ex)) as client:
             doc: dict[str, Any] = client.get("/openapi.json").json()
             return doc
     finally:

@@ -9,7 +9,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from dataex.catalog.certificate import verify_certificate
+from dataex.catalog.certificates import verify_certificate
 from dataex.demo.data import hospital_visits
 from dataex.errors import (
     DataexError,

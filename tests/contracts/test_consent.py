@@ -17,7 +17,7 @@ from dataex.demo.data import hospital_visits
 from dataex.errors import Forbidden, InvalidInput
 from dataex.privacy.deid import load_or_create_key
 from tests.conftest import Node, add
-from tests.state import snapshot
+from tests.state import assert_only_denials, snapshot
 
 
 @pytest.fixture
@@ -126,6 +126,8 @@ def test_refusals_change_nothing(fresh_node: Node, lineage: dict[str, str]) -> N
     before = snapshot(ex)
     with pytest.raises(Forbidden):
         withdraw_consent(ex, lineage["root"], lineage["patient"], column="patient_id", actor=stranger.party)
+    assert_only_denials(ex, before)
+    before = snapshot(ex)
     with pytest.raises(InvalidInput, match="privacy unit"):
         withdraw_consent(ex, lineage["root"], lineage["patient"])
     with pytest.raises(InvalidInput, match="no column"):

@@ -14,6 +14,7 @@ from dataex.contracts.budget import charge
 from dataex.contracts.offers import create_offer, list_offers
 from dataex.db.models import ContractRow, DatasetRow
 from dataex.errors import Conflict, Forbidden, InvalidInput, InvalidTransition
+from dataex.policy import states as st
 from tests.conftest import Node, add
 from tests.contracts import Market, log_events, log_size, market, rows_snapshot
 
@@ -39,29 +40,29 @@ def _row(m: Market, contract_id: str) -> ContractRow:
 def test_transition_table_is_total(m1: Market) -> None:
     """Every (state, event) pair either moves as the table says and logs, or raises and changes nothing."""
     c = m1.contract("L1", approve=False)
-    for state, event in itertools.product([lc.NEW, *lc.STATES], lc.EVENTS):
+    for state, event in itertools.product([st.NEW, *st.STATES], st.EVENTS):
         with m1.ex.transaction() as s:
             s.execute(update(ContractRow).where(ContractRow.id == c.id).values(state=state))
         size = log_size(m1.ex)
-        target = lc.TRANSITIONS.get((state, event))
+        target = st.TRANSITIONS.get((state, event))
         if target is None:
             with pytest.raises(InvalidTransition) as err, m1.ex.transaction() as s:
-                lc.transition(s, lc.lock_contract(s, c.id), event, actor="test", log=m1.ex.log)
+                st.transition(s, lc.lock_contract(s, c.id), event, actor="test", log=m1.ex.log)
             assert err.value.status == 409
             assert err.value.state == state
             assert _row(m1, c.id).state == state
             assert log_size(m1.ex) == size
         else:
             with m1.ex.transaction() as s:
-                lc.transition(s, lc.lock_contract(s, c.id), event, actor="test", reason="r", log=m1.ex.log)
+                st.transition(s, lc.lock_contract(s, c.id), event, actor="test", reason="r", log=m1.ex.log)
             assert _row(m1, c.id).state == target, (state, event)
-            assert log_events(m1.ex, size) == [lc.LOG_EVENTS[event]]
-    assert len(lc.TRANSITIONS) == 10
+            assert log_events(m1.ex, size) == [st.LOG_EVENTS[event]]
+    assert len(st.TRANSITIONS) == 10
 
 
 def test_final_states_have_no_way_out() -> None:
-    assert {s for (s, _e) in lc.TRANSITIONS} & lc.FINAL == set()
-    assert set(lc.TRANSITIONS.values()) <= set(lc.STATES)
+    assert {s for (s, _e) in st.TRANSITIONS} & st.FINAL == set()
+    assert set(st.TRANSITIONS.values()) <= set(st.STATES)
 
 
 # -- the services: request, approve, reject, revoke, expire ----------------------------------------
@@ -96,12 +97,14 @@ def test_reject_and_revoke(m: Market) -> None:
     assert lc.revoke_contract(m.ex, c3.id, actor=operator, reason="court order").state == "revoked"
 
 
-def _refused(m: Market, call: object, error: type[Exception]) -> None:
+def _refused(m: Market, call: object, error: type[Exception], event: str = "access.denied") -> None:
+    """Nothing changes but one log entry: the policy's ``access.denied`` for who may act, the
+    service's ``contract.refused`` for anything else (an illegal transition, a purpose)."""
     before, size = rows_snapshot(m.ex), log_size(m.ex)
     with pytest.raises(error):
         call()  # type: ignore[operator]
     assert rows_snapshot(m.ex) == before
-    assert log_events(m.ex, size) == ["contract.refused"]
+    assert log_events(m.ex, size) == [event]
 
 
 def test_approving_ones_own_request_is_refused(m: Market) -> None:
@@ -121,8 +124,9 @@ def test_approving_as_a_non_owner_is_refused(m: Market) -> None:
 def test_reusing_a_revoked_contract_is_refused(m: Market) -> None:
     c = m.contract("L1")
     lc.revoke_contract(m.ex, c.id, actor=m.hospital.party)
-    _refused(m, lambda: lc.approve_contract(m.ex, c.id, actor=m.hospital.party), InvalidTransition)
-    _refused(m, lambda: lc.revoke_contract(m.ex, c.id, actor=m.hospital.party), InvalidTransition)
+    refused = "contract.refused"
+    _refused(m, lambda: lc.approve_contract(m.ex, c.id, actor=m.hospital.party), InvalidTransition, refused)
+    _refused(m, lambda: lc.revoke_contract(m.ex, c.id, actor=m.hospital.party), InvalidTransition, refused)
     before, size = rows_snapshot(m.ex), log_size(m.ex)
     with pytest.raises(InvalidTransition):
         charge(m.ex, c.id, epsilon=0.1)
@@ -132,7 +136,10 @@ def test_reusing_a_revoked_contract_is_refused(m: Market) -> None:
 def test_request_checks(m: Market) -> None:
     offer = m.offer("L1")
     _refused(
-        m, lambda: lc.request_contract(m.ex, offer.id, actor=m.insurer.party, purpose="marketing"), Forbidden
+        m,
+        lambda: lc.request_contract(m.ex, offer.id, actor=m.insurer.party, purpose="marketing"),
+        Forbidden,
+        "contract.refused",
     )
     _refused(
         m, lambda: lc.request_contract(m.ex, offer.id, actor=m.hospital.party, purpose="research"), Forbidden
@@ -172,7 +179,7 @@ def test_show_and_odrl_access(m1: Market) -> None:
     size = log_size(m1.ex)
     with pytest.raises(Forbidden):
         lc.get_contract(m1.ex, c.id, actor=stranger.party)
-    assert log_events(m1.ex, size) == ["contract.refused"]
+    assert log_events(m1.ex, size) == ["access.denied"]
     assert [x.id for x in lc.list_contracts(m1.ex, actor=m1.auditor.party)] == [c.id]
     assert lc.list_contracts(m1.ex, actor=stranger.party) == []
 
@@ -201,7 +208,7 @@ def test_offer_rules(m1: Market) -> None:
     assert (rows_snapshot(ex), log_size(ex)) == (before, size)
     with pytest.raises(Forbidden):
         create_offer(ex, m1.dataset_id, actor=m1.insurer.party, tier="L1", purposes=["x"], epsilon=1)
-    assert log_events(ex, size) == ["offer.refused"]
+    assert log_events(ex, size) == ["access.denied"]
 
 
 def test_offer_price_forms_and_listing(m1: Market) -> None:

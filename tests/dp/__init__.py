@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from dataex.contracts.lifecycle import Contract
-from dataex.privacy.dp.settings import set_privacy
+from dataex.privacy.dp.settings_service import set_privacy
 from tests.conftest import Node
 from tests.contracts import Market, market
 

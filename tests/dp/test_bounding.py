@@ -12,7 +12,7 @@ import pytest
 from dataex.contracts.consent import withdraw_consent
 from dataex.privacy.dp import mechanisms, query, set_privacy
 from dataex.privacy.dp.bounding import bounded_source, bounding_sql
-from dataex.privacy.dp.settings import find_privacy
+from dataex.privacy.dp.settings_service import find_privacy
 from tests.conftest import Node
 from tests.dp import QUERY, DpMarket, dp_market, small_visits
 

@@ -9,8 +9,8 @@ import pytest
 
 from dataex.errors import Conflict, Forbidden, InsufficientFunds, InvalidInput
 from dataex.market.products import buy_product, create_product, get_product, split_amount
-from dataex.market.service import value
 from dataex.market.settlement import verify_ledger, wallet_view
+from dataex.market.valuation import value
 from tests.conftest import Node
 from tests.market import Mkt, labelled, market, write
 

@@ -11,9 +11,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from dataex.api.app import create_app
 from dataex.exchange import Exchange
-from dataex.web import mount_web
+from dataex.server import create_app
 from tests.conftest import Actor, Node, add
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -51,11 +50,8 @@ def upload_file(console: Console, client: TestClient, path: Path, title: str) ->
 
 
 def web_app(ex: Exchange) -> FastAPI:
-    """The API app with the console mounted, as ``dataex serve`` builds it."""
-    app = create_app(ex)
-    if not any(getattr(r, "path", None) == "/login" for r in app.routes):  # until create_app mounts it
-        mount_web(app, ex)
-    return app
+    """The API app with the console mounted, as ``dataex serve`` builds it (``dataex.server``)."""
+    return create_app(ex)
 
 
 @dataclass

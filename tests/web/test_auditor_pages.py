@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from dataex.contracts.authorize import authorize
+from dataex.policy import authorize
 from tests.web.conftest import Console, register, visits_csv
 
 

@@ -1,4 +1,7 @@
-"""The FastAPI application and its one error handler."""
+"""The HTTP API's FastAPI application and its error handlers (every error: the JSON envelope).
+
+``create_app`` builds the API alone; ``dataex.server`` composes it with the web console.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dataex import __version__
-from dataex.api.openapi import install as install_openapi
+from dataex.api.document import install as install_openapi
 from dataex.api.routes import (
     anonymize,
     catalog,
@@ -27,10 +30,8 @@ from dataex.api.routes import (
     search,
     sharing,
 )
-from dataex.config import Settings
 from dataex.errors import DataexError, InvalidInput
 from dataex.exchange import Exchange
-from dataex.web import mount_web
 
 HTTP_CODES = {
     400: "invalid_input",
@@ -89,16 +90,5 @@ def create_app(ex: Exchange) -> FastAPI:
         meta,
     ):
         app.include_router(module.router)
-    mount_web(app, ex)
     install_openapi(app)
     return app
-
-
-def app_from_env() -> FastAPI:
-    """uvicorn's app factory for ``dataex serve --workers N``: each worker process opens the node
-    named by ``$DATAEX_HOME`` (and the other ``DATAEX_*`` settings) and builds ``create_app``;
-    it starts its compute worker pool at once, as ``dataex serve`` does."""
-    from dataex.compute.runner import warm
-
-    warm()
-    return create_app(Exchange.open(Settings()))

@@ -1,14 +1,12 @@
-"""Shared dependencies: the node, the acting party."""
+"""The API's dependencies: the node, the acting party (its bearer token), the operator gate."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from dataex.contracts.authorize import Decision, authorize
 from dataex.errors import Forbidden
 from dataex.exchange import Exchange
 from dataex.identity.parties import Party
@@ -40,16 +38,3 @@ def operator(party: CurrentParty) -> Party:
 
 
 Operator = Annotated[Party, Depends(operator)]
-
-
-def authorized(action: str) -> Callable[..., Decision]:
-    """A dependency running ``authorize(party, action, {dataset_id})``; a denial becomes HTTP 403."""
-
-    def dependency(
-        dataset_id: str, ex: ExchangeDep, party: CurrentParty, contract_id: str | None = None
-    ) -> Decision:
-        context = {"contract_id": contract_id} if contract_id else {}
-        return authorize(ex, party, action, dataset_id, context).raise_if_denied()
-
-    dependency.__dataex_authorize__ = action  # type: ignore[attr-defined]
-    return dependency

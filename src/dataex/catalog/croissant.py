@@ -24,9 +24,10 @@ from dataex.catalog.datasets import Dataset, get_dataset_row
 from dataex.catalog.metadata import RAI_ALIASES, RAI_NAMESPACE, RAI_TERMS, Metadata, Viewer
 from dataex.catalog.registration import Registration
 from dataex.db.models import DatasetRow, NodeRow, PartyRow
-from dataex.errors import BadFile, Forbidden, InputFileNotFound, InvalidInput, UnsafePath
-from dataex.identity.parties import Party, get_party
+from dataex.errors import BadFile, InputFileNotFound, InvalidInput, UnsafePath
+from dataex.identity.parties import Party
 from dataex.ledger.log import iso
+from dataex.policy import check
 from dataex.storage.store import CHUNK
 
 if TYPE_CHECKING:
@@ -139,10 +140,10 @@ def to_croissant(
     node: Node, dataset_id: str, *, content_url: str, base_url: str | None = None, viewer: Viewer = None
 ) -> dict[str, Any]:
     """Writes the Croissant 1.1 JSON-LD document of a dataset whose file lives at ``content_url``."""
+    check(node, viewer, "read_metadata", dataset_id)
     with node.session() as s:
         row = get_dataset_row(s, dataset_id)
         meta = md.read_metadata(s, dataset_id)
-        md.check_readable(row, meta, viewer)
         owner = s.get(PartyRow, row.owner_id)
         node_row = s.get(NodeRow, node.node_id)
         assert owner is not None and node_row is not None  # foreign keys
@@ -532,12 +533,7 @@ def import_croissant(
 
 
 def _check_owner(node: Node, owner_id: str, actor: Party | None) -> None:
-    if actor is not None and not actor.is_operator and actor.id != owner_id:
-        raise Forbidden("a party imports data for itself only; leave out --owner")
-    with node.session() as s:
-        owner = get_party(s, owner_id)  # PartyNotFound
-    if owner.role not in ("provider", "operator"):
-        raise Forbidden(f"party {owner_id} has role {owner.role!r}; only providers own datasets")
+    check(node, actor, "register_for", owner_id)
 
 
 def _describe(

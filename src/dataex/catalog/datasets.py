@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dataex.db.models import DatasetMetadataRow, DatasetRow
+from dataex.db.models import DatasetRow
 from dataex.errors import DatasetNotFound
-from dataex.identity.parties import Party
+from dataex.policy import Viewer, visible_datasets
 
 if TYPE_CHECKING:
     from dataex.node import Node
@@ -82,23 +82,9 @@ def list_dataset_rows(session: Session, *, owner_id: str | None = None) -> list[
     return list(session.scalars(q))
 
 
-CatalogViewer = Party | Literal["anonymous"] | None
+CatalogViewer = Viewer
 """Who looks at the catalog: a party, ``"anonymous"`` (an HTTP client without a token), or ``None``
-(the local operator, as in the CLI)."""
-
-
-def visible_to(viewer: CatalogViewer) -> ColumnElement[bool] | None:
-    """The condition a ``DatasetRow`` must meet for ``viewer`` to see it (``None``: every one)."""
-    if viewer is None or (isinstance(viewer, Party) and viewer.is_operator):
-        return None
-    private = (
-        select(DatasetMetadataRow.dataset_id)
-        .where(DatasetMetadataRow.dataset_id == DatasetRow.id, DatasetMetadataRow.visibility == "private")
-        .exists()
-    )
-    if isinstance(viewer, Party):
-        return or_(~private, DatasetRow.owner_id == viewer.id)
-    return ~private
+(the local operator, as in the CLI); what each may see is rule 2 of :mod:`dataex.policy`."""
 
 
 def list_datasets(node: Node, *, owner: str | None = None, viewer: CatalogViewer = None) -> list[Dataset]:
@@ -106,7 +92,7 @@ def list_datasets(node: Node, *, owner: str | None = None, viewer: CatalogViewer
     q = select(DatasetRow).order_by(DatasetRow.registered_at, DatasetRow.id)
     if owner is not None:
         q = q.where(DatasetRow.owner_id == owner)
-    visible = visible_to(viewer)
+    visible = visible_datasets(viewer)
     if visible is not None:
         q = q.where(visible)
     with node.session() as s:
@@ -116,7 +102,7 @@ def list_datasets(node: Node, *, owner: str | None = None, viewer: CatalogViewer
 def get_dataset(node: Node, dataset_id: str, *, viewer: CatalogViewer = None) -> Dataset:
     """The dataset, if ``viewer`` may see it; ``DatasetNotFound`` otherwise, as for an unknown id."""
     q = select(DatasetRow).where(DatasetRow.id == dataset_id)
-    visible = visible_to(viewer)
+    visible = visible_datasets(viewer)
     if visible is not None:
         q = q.where(visible)
     with node.session() as s:

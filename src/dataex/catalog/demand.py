@@ -29,9 +29,10 @@ from dataex.catalog.datasets import get_dataset_row
 from dataex.catalog.fields import FieldMatch, best_matches, normalize, search_terms
 from dataex.catalog.search import INDEXED, Viewer, ranked
 from dataex.db.models import DatasetMetadataRow, DatasetRow, DemandRow, SearchDocumentRow
-from dataex.errors import Conflict, Forbidden, InvalidInput, NotFound
+from dataex.errors import Conflict, InvalidInput, NotFound
 from dataex.identity.parties import Party, new_id
 from dataex.ledger.log import utc_now
+from dataex.policy import check
 
 if TYPE_CHECKING:
     from dataex.node import Node
@@ -176,8 +177,7 @@ def post_demand(
     description: str = "",
 ) -> Demand:
     """Posts a demand for ``actor`` (a consumer); logged as ``demand.posted``."""
-    if actor.role != "consumer":
-        raise Forbidden(f"only consumers post demands; party {actor.id} has role {actor.role!r}")
+    check(node, actor, "post_demand")
     row = DemandRow(
         id=new_id("dmd"),
         consumer_id=actor.id,
@@ -228,10 +228,11 @@ def list_demands(node: Node, *, status: str = "open", consumer: str | None = Non
 
 def close_demand(node: Node, demand_id: str, *, actor: Party | None = None) -> Demand:
     """Closes an open demand (its consumer or the operator); logged as ``demand.closed``."""
+    with node.session() as s:
+        _demand_row(s, demand_id)  # NotFound first: the demand board is public
+    check(node, actor, "close_demand", demand_id)
     with node.transaction() as s:
         row = _demand_row(s, demand_id)
-        if actor is not None and not actor.is_operator and actor.id != row.consumer_id:
-            raise Forbidden(f"only the consumer who posted {demand_id} (or the operator) may close it")
         if row.status != "open":
             raise Conflict(f"demand {demand_id} is already {row.status}", demand_id=demand_id)
         row.status = "closed"
@@ -305,10 +306,9 @@ def demands_for_dataset(
     """Open demands the dataset could serve, best first (its owner or the operator); logged."""
     if not 1 <= limit <= 100:
         raise InvalidInput(f"limit must be between 1 and 100; got {limit}")
+    check(node, actor, "see_demands", dataset_id)
     with node.transaction() as s:
         dataset = get_dataset_row(s, dataset_id)
-        if actor is not None and not actor.is_operator and actor.id != dataset.owner_id:
-            raise Forbidden(f"only the owner of {dataset_id} (or the operator) sees the demands it matches")
         _, meta, doc = _load(s, [dataset_id])[0]
         out = []
         for demand in s.scalars(select(DemandRow).where(DemandRow.status == "open")):

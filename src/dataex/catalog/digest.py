@@ -26,6 +26,7 @@ import numpy as np
 
 from dataex.catalog.minhash import OnePermutationBuilder
 from dataex.engines.duckdb import quiet_connect
+from dataex.engines.sql import quote_ident, quote_literal
 
 DIGEST_HEADER = "dataex-digest/1\n"
 SCHEMA_HEADER = "dataex-schema/1\n"
@@ -38,14 +39,6 @@ def enc(value: str | None) -> str:
     if value is None:
         return "-"
     return f"{len(value.encode('utf-8'))}:{value}"
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def row_hash_sql(columns: Sequence[str], source: str) -> str:

@@ -13,21 +13,22 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from sqlalchemy.orm import Session
 
 from dataex.catalog.datasets import get_dataset_row
-from dataex.db.models import DatasetMetadataRow, DatasetRow
-from dataex.errors import DatasetNotFound, Forbidden, InvalidInput
+from dataex.db.models import DatasetMetadataRow
+from dataex.errors import InvalidInput
 from dataex.ledger.log import canonical_json, utc_now
+from dataex.policy import ANONYMOUS as ANONYMOUS  # re-exported: the catalog's viewers are the policy's
+from dataex.policy import Viewer as Viewer
+from dataex.policy import check
 
 if TYPE_CHECKING:
     from dataex.identity.parties import Party
     from dataex.node import Node
 
-ANONYMOUS: Final = "anonymous"
-Viewer: TypeAlias = "Party | Literal['anonymous'] | None"
 """Who reads: ``None`` is the local operator, ``"anonymous"`` an unauthenticated client, else a party."""
 Visibility = Literal["public", "private"]
 VISIBILITIES: tuple[str, ...] = get_args(Visibility)
@@ -272,32 +273,15 @@ def get_metadata(node: Node, dataset_id: str, *, viewer: Viewer = None) -> Metad
     ``viewer`` is who asks: ``None`` for the local operator, ``"anonymous"`` for an unauthenticated
     HTTP client, else a party. Private metadata is for its owner and the operator only.
     """
+    check(node, viewer, "read_metadata", dataset_id)
     with node.session() as s:
-        meta = read_metadata(s, dataset_id)
-        check_readable(get_dataset_row(s, dataset_id), meta, viewer)
-        return meta
-
-
-def check_readable(dataset: DatasetRow, meta: Metadata, viewer: Viewer) -> None:
-    """A private dataset is for its owner and the operator; to anyone else it does not exist
-    (``DatasetNotFound``, exactly as for an unknown id: no existence oracle)."""
-    if meta.visibility == "public" or viewer is None:
-        return
-    if not isinstance(viewer, str) and (viewer.is_operator or viewer.id == dataset.owner_id):
-        return
-    raise DatasetNotFound(dataset.id)
+        return read_metadata(s, dataset_id)
 
 
 def read_metadata(session: Session, dataset_id: str) -> Metadata:
     get_dataset_row(session, dataset_id)
     row = session.get(DatasetMetadataRow, dataset_id)
     return Metadata(dataset_id=dataset_id) if row is None else Metadata.of(row)
-
-
-def check_describer(dataset: DatasetRow, actor: Party | None) -> None:
-    if actor is None or actor.is_operator or actor.id == dataset.owner_id:
-        return
-    raise Forbidden(f"only the owner of {dataset.id} (or the operator) may describe it")
 
 
 def describe(
@@ -335,10 +319,10 @@ def describe(
     if visibility is not None:
         changes["visibility"] = validate_visibility(visibility)
     rai_changes = validate_rai(rai) if rai is not None else None
+    check(node, actor, "describe", dataset_id)
     with node.transaction() as s:
         node.log.lock(s)
         dataset = get_dataset_row(s, dataset_id)
-        check_describer(dataset, actor)
         columns = [str(c["name"]) for c in dataset.columns]
         current = read_metadata(s, dataset_id)
         merged = _merge(current, changes, _field_changes(columns, fields, semantic_types), rai_changes)

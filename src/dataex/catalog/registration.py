@@ -19,15 +19,16 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dataex.catalog.certificate import CERT_VERSION, sign_certificate
+from dataex.catalog.certificates import CERT_VERSION, sign_certificate
 from dataex.catalog.datasets import RIGHTS, Dataset, get_dataset_row
 from dataex.catalog.digest import digest_parquet, schema_hash
 from dataex.catalog.minhash import similar
 from dataex.catalog.search import reindex_dataset
 from dataex.db.models import DatasetRow, PartyRow
-from dataex.errors import Forbidden, InvalidInput, NotOriginal, PartyNotFound
-from dataex.identity.parties import new_id
+from dataex.errors import InvalidInput, NotOriginal, PartyNotFound
+from dataex.identity.parties import Party, new_id
 from dataex.ledger.log import iso, utc_now
+from dataex.policy import check, decide
 from dataex.storage.importer import import_table
 from dataex.storage.store import sha256_file
 
@@ -58,15 +59,13 @@ def _validate(title: str, license: str, rights: list[str]) -> tuple[str, str]:
 
 
 def _check_parties(session: Session, owner_id: str, derived_from: str | None) -> PartyRow:
+    """The owner, once the policy lets it own the data (and derive from ``derived_from``)."""
     owner = session.get(PartyRow, owner_id)
     if owner is None:
         raise PartyNotFound(owner_id)
-    if owner.role not in ("provider", "operator"):
-        raise Forbidden(f"party {owner_id} has role {owner.role!r}; only providers own datasets")
+    decide(session, Party.of(owner), "register_for", owner_id).raise_if_denied()
     if derived_from is not None:
-        source = get_dataset_row(session, derived_from)
-        if source.owner_id != owner_id:
-            raise Forbidden(f"only the owner of {derived_from} may register data derived from it")
+        decide(session, Party.of(owner), "derive", derived_from).raise_if_denied()
     return owner
 
 
@@ -84,6 +83,7 @@ def register(
     on_registered: Callable[[Session, DatasetRow], None] | None = None,
     analyze: bool = True,
     progress: Callable[[str], None] | None = None,
+    acting: Party | None = None,
 ) -> Registration:
     """Registers the table in ``path`` for ``owner_id``; see the module docstring for the steps.
 
@@ -92,8 +92,10 @@ def register(
     ``dataset.anonymized`` record of a release); it does not run when the data was registered before.
     After the commit of a new dataset, ``analyze`` runs the node's registration hooks in order
     (classification, then quality, as installed by the composition root), each announced to
-    ``progress`` by its phase name first.
+    ``progress`` by its phase name first. ``acting`` is the party registering (``None``: the local
+    operator): a party registers for itself, only the operator names another owner.
     """
+    check(node, acting, "register_for", owner_id)
     reg = _register(
         node,
         path,

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from sqlalchemy import ColumnElement, Select, String, bindparam, func, literal_column, or_, select, text
+from sqlalchemy import ColumnElement, Select, String, bindparam, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from dataex.catalog import text as tx
@@ -34,6 +34,7 @@ from dataex.db.models import (
 from dataex.errors import InvalidInput
 from dataex.identity.parties import Party
 from dataex.ledger.log import utc_now
+from dataex.policy import visible_condition
 
 if TYPE_CHECKING:
     from dataex.node import Node
@@ -70,14 +71,11 @@ class SearchResult:
 class Viewer:
     """Whose view of the catalog: the operator sees every dataset, a party its own private ones."""
 
-    party_id: str | None
-    sees_all: bool
+    party: Party | None
 
     @classmethod
     def of(cls, actor: Party | None) -> Viewer:
-        if actor is None or actor.is_operator:
-            return cls(party_id=None, sees_all=True)
-        return cls(party_id=actor.id, sees_all=False)
+        return cls(party=actor)
 
 
 @dataclass(frozen=True)
@@ -192,13 +190,13 @@ def _pg_match() -> tuple[ColumnElement[bool], ColumnElement[float]]:
 
 
 def visible_to(viewer: Viewer) -> ColumnElement[bool] | None:
-    """The condition a dataset must meet for ``viewer`` to see it (``None``: no condition)."""
-    if viewer.sees_all:
-        return None
-    public = SearchDocumentRow.visibility != "private"
-    if viewer.party_id is None:
-        return public
-    return or_(public, SearchDocumentRow.owner_id == viewer.party_id)
+    """Rule 2 of :mod:`dataex.policy` on the index's copy of visibility and owner."""
+    return visible_condition(
+        viewer.party,
+        dataset_id=SearchDocumentRow.dataset_id,
+        owner_id=SearchDocumentRow.owner_id,
+        private=SearchDocumentRow.visibility == "private",
+    )
 
 
 def _filtered(q: Select[Any], viewer: Viewer, filters: Filters) -> Select[Any]:

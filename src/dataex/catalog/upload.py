@@ -19,7 +19,8 @@ from typing import IO, TYPE_CHECKING, Final, Literal
 
 from dataex.catalog import registration
 from dataex.catalog.datasets import RIGHTS, Dataset
-from dataex.errors import FileTooLarge, Forbidden, InvalidInput
+from dataex.errors import FileTooLarge, InvalidInput
+from dataex.policy import check
 from dataex.storage.importer import SUFFIXES
 
 if TYPE_CHECKING:
@@ -100,8 +101,7 @@ def register_upload(
     A party registers for itself; only the operator names another owner. ``max_bytes`` defaults
     to the node's ``max_upload_bytes``.
     """
-    if not actor.is_operator and owner not in (None, actor.id):
-        raise Forbidden("a party registers data for itself only")
+    check(node, actor, "register_for", owner or actor.id)
     name, suffix = check_upload_name(filename)
     if not title.strip() or not license.strip():
         raise InvalidInput("an upload needs a title and a license")
@@ -116,6 +116,7 @@ def register_upload(
             node,
             local,
             owner_id=owner or actor.id,
+            acting=actor,
             title=title.strip(),
             license=license.strip(),
             rights=rights,

@@ -46,9 +46,7 @@ def withdraw(
 def notices(token: As = None, home: Home = None, as_json: Json = False) -> None:
     """Notices to the acting party, e.g. to delete a withdrawn subject's records."""
     with handled(as_json), open_node(home) as ex:
-        party = acting(ex, token)
-        if party is None:
-            raise Unauthorized("notices belong to a party: pass --as TOKEN")
+        party = acting(ex, token, otherwise=Unauthorized("notices belong to a party: pass --as TOKEN"))
         items = [notice_record(n) for n in list_notices(ex, actor=party)]
     if as_json:
         emit_json(items)

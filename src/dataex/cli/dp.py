@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dataex.cli.common import As, Home, Json, open_node
+from dataex.cli.common import As, Home, Json, acting, open_node
 from dataex.cli.output import emit_json, handled, kv, out_console, table
 from dataex.errors import InputFileNotFound, InvalidInput, Unauthorized
 from dataex.privacy.dp import query as dp_query
@@ -47,113 +47,113 @@ def parse_domains(items: list[str]) -> dict[str, list[str]]:
     return out
 
 
+privacy_app = typer.Typer(help="Privacy metadata for differentially private SQL.", no_args_is_help=True)
+
+
 def register_commands(app: typer.Typer) -> None:
     """Adds ``privacy set`` and ``query`` to the ``dataex`` application."""
-    privacy_app = typer.Typer(help="Privacy metadata for differentially private SQL.", no_args_is_help=True)
     app.add_typer(privacy_app, name="privacy")
+    app.command("query")(query_command)
 
-    @privacy_app.command("set")
-    def privacy_set(
-        dataset: Annotated[str, typer.Argument(metavar="DATASET", help="Dataset id (ds_…)")],
-        unit: Annotated[str, typer.Option(help="Privacy unit column, or 'row'")],
-        max_contributions: Annotated[int, typer.Option(help="Rows a unit may contribute to a query")] = 1,
-        bounds: Annotated[
-            list[str] | None, typer.Option("--bounds", metavar="COL=LO:HI", help="Clipping bounds (repeat)")
-        ] = None,
-        domain: Annotated[
-            list[str] | None,
-            typer.Option("--domain", metavar="COL=a,b|@file", help="Public GROUP BY keys (repeat)"),
-        ] = None,
-        key_threshold: Annotated[
-            int | None,
-            typer.Option(help="Allow GROUP BY without a domain: keys pass a noisy threshold >= this"),
-        ] = None,
-        not_null: Annotated[
-            list[str] | None,
-            typer.Option(
-                "--not-null",
-                metavar="COL",
-                help="A bounded column with no missing values: AVG over it shares COUNT(*) (repeat)",
-            ),
-        ] = None,
-        token: As = None,
-        home: Home = None,
-        as_json: Json = False,
-    ) -> None:
-        """Declare a dataset's privacy unit, contribution bound, clipping bounds and public domains."""
-        with handled(as_json), open_node(home) as ex:
-            if not token:
-                raise Unauthorized("act as the dataset's owner: --as TOKEN")
-            result = set_privacy(
-                ex,
-                dataset,
-                actor=ex.authenticate(token),
-                unit=unit,
-                max_contributions=max_contributions,
-                bounds=parse_bounds(bounds or []),
-                domains=parse_domains(domain or []),
-                key_threshold=key_threshold,
-                not_null=not_null or [],
-            )
-        out = {"id": dataset, **result.to_dict(), "log_index": result.log_index}
-        if as_json:
-            emit_json(out)
-        else:
-            kv("privacy metadata set", {**out, "domains": {k: len(v) for k, v in result.domains.items()}})
 
-    @app.command("query")
-    def query_command(
-        contract: Annotated[str, typer.Argument(metavar="CONTRACT", help="Contract id (ctr_…)")],
-        sql: Annotated[str, typer.Argument(metavar="SQL", help="One aggregate SELECT over the dataset")],
-        epsilon: Annotated[float, typer.Option(help="ε to spend on this query")] = 0.0,
-        engine: Annotated[str | None, typer.Option(help="duckdb (default) or spark")] = None,
-        explain: Annotated[bool, typer.Option("--explain", help="Show the plan; charges nothing")] = False,
-        token: As = None,
-        home: Home = None,
-        as_json: Json = False,
-    ) -> None:
-        """Ask a differentially private SQL question under an L1 contract."""
-        with handled(as_json), open_node(home) as ex:
-            if not token:
-                raise Unauthorized("act as the contract's consumer: --as TOKEN")
-            answer = dp_query(
-                ex,
-                contract,
-                sql,
-                epsilon=epsilon,
-                actor=ex.authenticate(token),
-                engine=engine,
-                explain=explain,
-            )
-        if as_json:
-            emit_json(answer.to_dict())
-            return
-        if answer.explain is not None:
-            kv("plan (nothing charged)", {k: v for k, v in answer.explain.items() if k != "measurements"})
-            table(
-                "measurements",
-                ["name", "statistic", "column", "ε", "sensitivity", "noise scale", "95% ±"],
-                [
-                    [
-                        m["name"],
-                        m["statistic"],
-                        m["column"],
-                        m["epsilon"],
-                        m["sensitivity"],
-                        m.get("laplace_scale", m.get("gumbel_scale")),
-                        m.get("ci95_half_width", ""),
-                    ]
-                    for m in answer.explain["measurements"]
-                ],
-            )
-            return
-        rows = [
-            [*(r[c] for c in answer.columns), *(str(i.get(c) or "") for c in answer.columns if c in i)]
-            for r, i in zip(answer.rows, answer.intervals, strict=True)
-        ]
-        noisy = [c for c in answer.columns if answer.intervals and c in answer.intervals[0]]
-        table("answer", [*answer.columns, *(f"{c} 95%" for c in noisy)], rows)
-        out_console.print(
-            f"ε charged {answer.epsilon_charged:g}, remaining {answer.epsilon_remaining}"
-            + (" (cached answer)" if answer.cached else "")
+@privacy_app.command("set")
+def privacy_set(
+    dataset: Annotated[str, typer.Argument(metavar="DATASET", help="Dataset id (ds_…)")],
+    unit: Annotated[str, typer.Option(help="Privacy unit column, or 'row'")],
+    max_contributions: Annotated[int, typer.Option(help="Rows a unit may contribute to a query")] = 1,
+    bounds: Annotated[
+        list[str] | None, typer.Option("--bounds", metavar="COL=LO:HI", help="Clipping bounds (repeat)")
+    ] = None,
+    domain: Annotated[
+        list[str] | None,
+        typer.Option("--domain", metavar="COL=a,b|@file", help="Public GROUP BY keys (repeat)"),
+    ] = None,
+    key_threshold: Annotated[
+        int | None,
+        typer.Option(help="Allow GROUP BY without a domain: keys pass a noisy threshold >= this"),
+    ] = None,
+    not_null: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--not-null",
+            metavar="COL",
+            help="A bounded column with no missing values: AVG over it shares COUNT(*) (repeat)",
+        ),
+    ] = None,
+    token: As = None,
+    home: Home = None,
+    as_json: Json = False,
+) -> None:
+    """Declare a dataset's privacy unit, contribution bound, clipping bounds and public domains."""
+    with handled(as_json), open_node(home) as ex:
+        result = set_privacy(
+            ex,
+            dataset,
+            actor=acting(ex, token, otherwise=Unauthorized("act as the dataset's owner: --as TOKEN")),
+            unit=unit,
+            max_contributions=max_contributions,
+            bounds=parse_bounds(bounds or []),
+            domains=parse_domains(domain or []),
+            key_threshold=key_threshold,
+            not_null=not_null or [],
         )
+    out = {"id": dataset, **result.to_dict(), "log_index": result.log_index}
+    if as_json:
+        emit_json(out)
+    else:
+        kv("privacy metadata set", {**out, "domains": {k: len(v) for k, v in result.domains.items()}})
+
+
+def query_command(
+    contract: Annotated[str, typer.Argument(metavar="CONTRACT", help="Contract id (ctr_…)")],
+    sql: Annotated[str, typer.Argument(metavar="SQL", help="One aggregate SELECT over the dataset")],
+    epsilon: Annotated[float, typer.Option(help="ε to spend on this query")] = 0.0,
+    engine: Annotated[str | None, typer.Option(help="duckdb (default) or spark")] = None,
+    explain: Annotated[bool, typer.Option("--explain", help="Show the plan; charges nothing")] = False,
+    token: As = None,
+    home: Home = None,
+    as_json: Json = False,
+) -> None:
+    """Ask a differentially private SQL question under an L1 contract."""
+    with handled(as_json), open_node(home) as ex:
+        answer = dp_query(
+            ex,
+            contract,
+            sql,
+            epsilon=epsilon,
+            actor=acting(ex, token, otherwise=Unauthorized("act as the contract's consumer: --as TOKEN")),
+            engine=engine,
+            explain=explain,
+        )
+    if as_json:
+        emit_json(answer.to_dict())
+        return
+    if answer.explain is not None:
+        kv("plan (nothing charged)", {k: v for k, v in answer.explain.items() if k != "measurements"})
+        table(
+            "measurements",
+            ["name", "statistic", "column", "ε", "sensitivity", "noise scale", "95% ±"],
+            [
+                [
+                    m["name"],
+                    m["statistic"],
+                    m["column"],
+                    m["epsilon"],
+                    m["sensitivity"],
+                    m.get("laplace_scale", m.get("gumbel_scale")),
+                    m.get("ci95_half_width", ""),
+                ]
+                for m in answer.explain["measurements"]
+            ],
+        )
+        return
+    rows = [
+        [*(r[c] for c in answer.columns), *(str(i.get(c) or "") for c in answer.columns if c in i)]
+        for r, i in zip(answer.rows, answer.intervals, strict=True)
+    ]
+    noisy = [c for c in answer.columns if answer.intervals and c in answer.intervals[0]]
+    table("answer", [*answer.columns, *(f"{c} 95%" for c in noisy)], rows)
+    out_console.print(
+        f"ε charged {answer.epsilon_charged:g}, remaining {answer.epsilon_remaining}"
+        + (" (cached answer)" if answer.cached else "")
+    )

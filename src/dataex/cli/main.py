@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from dataex.cli import remote
-from dataex.cli.common import As, Home, Json, open_node, settings
-from dataex.cli.output import emit_json, handled, kv, out_console, report, table
+from dataex.cli.common import As, Home, Json, acting, open_node, settings
+from dataex.cli.output import emit_json, handled, kv, out_console, report, table, to_jsonable
 from dataex.errors import Forbidden, InputFileNotFound
 from dataex.exchange import Exchange
 
@@ -92,8 +93,6 @@ def node_key(home: Home = None, as_json: Json = False) -> None:
 @node_app.command("upgrade")
 def node_upgrade(home: Home = None, as_json: Json = False) -> None:
     """Bring the node's database to this dataex's newest migration (back the node up first)."""
-    from dataex.exchange import Exchange
-
     with handled(as_json):
         ex, before, after = Exchange.upgrade(settings(home))
         ex.close()
@@ -155,14 +154,14 @@ def register(
 ) -> None:
     """Import a CSV/TSV/JSONL/Parquet/XLSX file, digest it, check originality, certify and log it."""
     with handled(as_json), open_node(home) as ex:
-        actor = ex.authenticate(token) if token else None
+        actor = acting(ex, token)
         if actor is not None and not actor.is_operator:
             if owner not in (None, actor.id):
                 raise Forbidden("a party registers data for itself only; leave out --owner")
             owner = actor.id
         if owner is None:
             raise InputFileNotFound("say who owns the data: --owner PARTY_ID (or act as the owner with --as)")
-        with out_console.status(f"registering {file.name} …") if not as_json else _null():
+        with out_console.status(f"registering {file.name} …") if not as_json else nullcontext():
             reg = ex.register(
                 file,
                 owner=owner,
@@ -227,8 +226,6 @@ def datasets_show(ctx: typer.Context, dataset_id: str, home: Home = None, as_jso
 
 
 def _public(d: Any) -> dict[str, Any]:
-    from dataex.cli.output import to_jsonable
-
     out: dict[str, Any] = to_jsonable(d)
     out.pop("certificate", None)
     return out
@@ -259,7 +256,7 @@ def cert_verify(
     with handled(as_json):
         token = _read_text(file)
         if key is not None:
-            from dataex.catalog.certificate import verify_certificate
+            from dataex.catalog.certificates import verify_certificate
             from dataex.identity.keys import load_public_jwk
 
             payload, problems = verify_certificate(token, load_public_jwk(json.loads(_read_text(key))))
@@ -349,15 +346,15 @@ def serve(
     with handled(False):
         ex = open_node(home)
     if workers == 1:
-        from dataex.api.app import create_app
         from dataex.compute.runner import warm
+        from dataex.server import create_app
 
         warm()  # the compute worker pool imports scikit-learn now, not on the first job
         uvicorn.run(create_app(ex), host=host, port=port)
         return
     os.environ["DATAEX_HOME"] = str(ex.settings.home.resolve())  # the workers' app_from_env opens it
     ex.close()
-    uvicorn.run("dataex.api.app:app_from_env", factory=True, workers=workers, host=host, port=port)
+    uvicorn.run("dataex.server:app_from_env", factory=True, workers=workers, host=host, port=port)
 
 
 @app.command()
@@ -369,12 +366,6 @@ def demo(home: Home = None, as_json: Json = False) -> None:
         summary = run_demo(home, echo=None if as_json else out_console.print)
     if as_json:
         emit_json(summary)
-
-
-def _null() -> Any:
-    from contextlib import nullcontext
-
-    return nullcontext()
 
 
 def _register_domains() -> None:

@@ -64,6 +64,13 @@ def handled(as_json: bool) -> Iterator[None]:
         fail(e, as_json=as_json)
 
 
+def unmark(snippet: str) -> str:
+    """A search hit's snippet for a terminal: ``<mark>`` highlights as «», HTML entities decoded."""
+    import html
+
+    return html.unescape(snippet.replace("<mark>", "«").replace("</mark>", "»"))
+
+
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     t = Table(title=title, show_lines=False)
     for c in columns:

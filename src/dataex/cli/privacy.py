@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from dataex.cli.common import As, Home, Json, open_node
+from dataex.cli.common import As, Home, Json, acting, open_node
 from dataex.cli.output import emit_json, handled, kv, out_console, table
 from dataex.errors import InvalidInput
 from dataex.privacy import classify as service
@@ -25,7 +25,8 @@ def classify(
 ) -> None:
     """Per field: detected type, confidence, category and grade; the dataset's grade. Never values."""
     with handled(as_json), open_node(home) as ex:
-        actor = ex.authenticate(token).id if token else service.OPERATOR
+        party = acting(ex, token)
+        actor = party.id if party is not None else service.OPERATOR
         if set_ is not None:
             field, eq, kind = set_.partition("=")
             if not eq or not field.strip() or not kind.strip():

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from dataex.cli.common import As, Json
-from dataex.cli.output import emit_json, handled, kv, table
+from dataex.cli.output import emit_json, handled, kv, table, unmark
 from dataex.sdk.client import Client
 
 Url = Annotated[
@@ -96,7 +96,7 @@ def search(remote: Remote, query: str, *, limit: int = 20, as_json: bool = False
     table(
         f"{result['total']} dataset(s) for {result['query']!r}",
         ["id", "title", "score", "snippet"],
-        [[h["dataset_id"], h["title"], f"{h['score']:.3f}", _unmark(h["snippet"])] for h in result["hits"]],
+        [[h["dataset_id"], h["title"], f"{h['score']:.3f}", unmark(h["snippet"])] for h in result["hits"]],
     )
 
 
@@ -157,9 +157,3 @@ def _obj(ctx: typer.Context) -> Remote:
     if remote is None:  # pragma: no cover - the group callback always sets it
         raise typer.BadParameter("--url is required")
     return remote
-
-
-def _unmark(snippet: str) -> str:
-    import html
-
-    return html.unescape(snippet.replace("<mark>", "«").replace("</mark>", "»"))

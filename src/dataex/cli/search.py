@@ -10,11 +10,9 @@ import typer
 from dataex.catalog import demand as demands
 from dataex.catalog import search as catalog_search
 from dataex.cli import remote
-from dataex.cli.common import As, Home, Json, open_node
-from dataex.cli.output import emit_json, handled, kv, out_console, table, to_jsonable
+from dataex.cli.common import As, Home, Json, acting, open_node
+from dataex.cli.output import emit_json, handled, kv, out_console, table, to_jsonable, unmark
 from dataex.errors import InvalidInput
-from dataex.exchange import Exchange
-from dataex.identity.parties import Party
 
 demand_app = typer.Typer(help="The demand board: wanted data, and the datasets that could serve it.")
 
@@ -24,17 +22,6 @@ def register_commands(app: typer.Typer) -> None:
     app.command("search")(search_command)
     app.command("reindex")(reindex_command)
     app.add_typer(demand_app, name="demand")
-
-
-def _actor(ex: Exchange, token: str | None) -> Party | None:
-    """The party acting (``--as``), or ``None`` for the local operator."""
-    return ex.authenticate(token) if token else None
-
-
-def _unmark(snippet: str) -> str:
-    import html
-
-    return html.unescape(snippet.replace("<mark>", "«").replace("</mark>", "»"))
 
 
 def search_command(
@@ -66,7 +53,7 @@ def search_command(
             quality_grade=quality_grade,
             sensitivity=sensitivity,
             tier=tier,
-            actor=_actor(ex, token),
+            actor=acting(ex, token),
         )
     if as_json:
         emit_json(_jsonable(result))
@@ -74,7 +61,7 @@ def search_command(
     table(
         f"{result.total} dataset(s) for {result.query!r}",
         ["id", "title", "score", "snippet"],
-        [[h.dataset_id, h.title, f"{h.score:.3f}", _unmark(h.snippet)] for h in result.hits],
+        [[h.dataset_id, h.title, f"{h.score:.3f}", unmark(h.snippet)] for h in result.hits],
     )
 
 
@@ -111,11 +98,11 @@ def demand_post(
 ) -> None:
     """Post a demand (consumers only; act with --as)."""
     with handled(as_json), open_node(home) as ex:
-        if not token:
-            raise InvalidInput("say which consumer posts the demand: --as TOKEN")
         posted = demands.post_demand(
             ex,
-            actor=ex.authenticate(token),
+            actor=acting(
+                ex, token, otherwise=InvalidInput("say which consumer posts the demand: --as TOKEN")
+            ),
             title=title,
             fields=fields.split(","),
             purpose=purpose,
@@ -155,7 +142,7 @@ def demand_matches(
 ) -> None:
     """Datasets that could serve a demand, ranked, with the fields that matched (logged)."""
     with handled(as_json), open_node(home) as ex:
-        found = demands.match_demand(ex, demand_id, limit=limit, actor=_actor(ex, token))
+        found = demands.match_demand(ex, demand_id, limit=limit, actor=acting(ex, token))
     if as_json:
         emit_json(_jsonable(found))
         return
@@ -173,7 +160,7 @@ def demand_matches(
 def demand_for_dataset(dataset_id: str, token: As = None, home: Home = None, as_json: Json = False) -> None:
     """Open demands one of your datasets could serve (its owner or the operator; logged)."""
     with handled(as_json), open_node(home) as ex:
-        found = demands.demands_for_dataset(ex, dataset_id, actor=_actor(ex, token))
+        found = demands.demands_for_dataset(ex, dataset_id, actor=acting(ex, token))
     if as_json:
         emit_json(_jsonable(found))
         return
@@ -197,7 +184,7 @@ def demand_for_dataset(dataset_id: str, token: As = None, home: Home = None, as_
 def demand_close(demand_id: str, token: As = None, home: Home = None, as_json: Json = False) -> None:
     """Close a demand (the consumer who posted it, or the operator)."""
     with handled(as_json), open_node(home) as ex:
-        closed = demands.close_demand(ex, demand_id, actor=_actor(ex, token))
+        closed = demands.close_demand(ex, demand_id, actor=acting(ex, token))
     _show_demand(closed, as_json=as_json, title="demand closed")
 
 

@@ -27,7 +27,6 @@ from sqlalchemy import select
 from dataex.compute import recipes
 from dataex.compute.runner import supervise
 from dataex.contracts import budget, odrl
-from dataex.contracts.authorize import authorize
 from dataex.contracts.consent import consented_source
 from dataex.db.models import (
     ClassificationRow,
@@ -37,6 +36,7 @@ from dataex.db.models import (
     DpSettingsRow,
     OrderRow,
 )
+from dataex.engines.sql import quote_ident
 from dataex.errors import (
     AccessDenied,
     ContractNotFound,
@@ -47,6 +47,7 @@ from dataex.errors import (
 )
 from dataex.identity.parties import Party, new_id
 from dataex.ledger.log import utc_now
+from dataex.policy import authorize, check
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -141,7 +142,9 @@ def submit(node: Node, party: Party, contract_id: str, recipe_source: str | dict
         recipe = recipes.parse(recipe_source)
         _check(node, recipe, contract_id, dataset_id)
     except DataexError as e:
-        _refuse(node, party, contract_id, e)
+        node.log.refusal(
+            node.transaction, "compute.refused", e, actor=party.id, data={"contract_id": contract_id}
+        )
         raise
     eps_nano = 0 if recipe.epsilon is None else budget.to_units(recipe.epsilon, odrl.EPSILON_SCALE, "epsilon")
     with node.transaction() as s:
@@ -206,7 +209,7 @@ def _check(node: Node, recipe: recipes.Recipe, contract_id: str, dataset_id: str
 
         with duckdb.connect() as con:
             got = con.execute(
-                'SELECT COUNT(DISTINCT "' + recipe.target.replace('"', '""') + '") FROM read_parquet(?)',
+                f"SELECT COUNT(DISTINCT {quote_ident(recipe.target)}) FROM read_parquet(?)",
                 [path],
             ).fetchone()
         classes = int(got[0]) if got else 0
@@ -219,17 +222,6 @@ def _check(node: Node, recipe: recipes.Recipe, contract_id: str, dataset_id: str
                 f"the DP model needs {recipe.epsilon:g}",
                 field="epsilon",
             )
-
-
-def _refuse(node: Node, party: Party, contract_id: str, error: DataexError) -> None:
-    with node.transaction() as s:
-        node.log.append(
-            s,
-            "compute.refused",
-            {"contract_id": contract_id, "code": error.code, "reason": error.message},
-            actor=party.id,
-        )
-        node.log.checkpoint(s)
 
 
 def run_job(node: Node, job_id: str) -> Job:
@@ -383,28 +375,25 @@ def _gone(row: ComputeJobRow, host: str, now: datetime) -> bool:
 def get_job(node: Node, job_id: str, *, actor: Party) -> Job:
     """The job, for its consumer, the dataset's owner, the operator and auditors (else not found)."""
     recover(node)
+    check(node, actor, "read_job", job_id)
     with node.session() as s:
         row = s.get(ComputeJobRow, job_id)
-        if row is None or not _may_read(s, actor, row):
+        if row is None:
             raise JobNotFound(job_id)
         return Job.of(row)
 
 
-def _may_read(s: Session, actor: Party, row: ComputeJobRow) -> bool:
-    if actor.id == row.consumer_id or actor.role in ("operator", "auditor"):
-        return True
-    dataset = s.get(DatasetRow, row.dataset_id)
-    return dataset is not None and dataset.owner_id == actor.id
-
-
 def output_path(node: Node, job_id: str, name: str, *, actor: Party) -> Path:
     """An output file of a succeeded job, for the job's consumer only."""
+    check(node, actor, "read_job_output", job_id)
     job = get_job(node, job_id, actor=actor)
-    if actor.id != job.consumer_id or job.state != "succeeded" or name not in job.outputs:
-        raise JobNotFound(job_id) if actor.id != job.consumer_id else InvalidTransition(
+    if job.state != "succeeded" or name not in job.outputs:
+        raise InvalidTransition(
             f"job {job_id} has no output {name!r} (state {job.state}; outputs: {sorted(job.outputs)})",
-            contract_id=job.contract_id, state=job.state, event="download",
-        )  # fmt: skip
+            contract_id=job.contract_id,
+            state=job.state,
+            event="download",
+        )
     path = job_dir(node, job_id) / "out" / name
     if hashlib.sha256(path.read_bytes()).hexdigest() != job.outputs[name]["sha256"]:
         from dataex.errors import IntegrityError

@@ -24,10 +24,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from dataex.contracts import odrl
-from dataex.contracts.lifecycle import Contract, lock_contract, transition
+from dataex.contracts.lifecycle import Contract, lock_contract
 from dataex.db.models import ContractRow
 from dataex.errors import BudgetExhausted, ContractNotFound, InvalidInput, InvalidTransition
+from dataex.identity.parties import Party
 from dataex.market import settlement
+from dataex.policy import decide
+from dataex.policy.states import transition
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -111,45 +114,87 @@ def charge_many(node: Node, requests: Sequence[ChargeRequest]) -> list[Charge]:
         return []
     with node.transaction() as s:
         rows = _lock_contracts(s, sorted({r.contract_id for r in requests}))
-        exhausted: dict[str, tuple[int, str]] = {}  # contract -> the charge that exhausted it, its actor
-        done: list[tuple[Charge, str]] = []
-        for r, (eps, dlt, queries, count) in zip(requests, wanted, strict=True):
-            row = rows[r.contract_id]
-            state = "exhausted" if row.id in exhausted else row.state
-            if state != "active":
-                raise InvalidTransition(
-                    f"contract {row.id} is {state}: only an active contract can be charged",
-                    contract_id=row.id,
-                    state=state,
-                    event="charge",
-                )
-            _take(row, eps, dlt, queries, count)
-            who = r.actor or row.consumer_id
-            c = Charge(
+        return _charge_locked(node, s, rows, requests, wanted)
+
+
+def authorize_and_charge(
+    node: Node,
+    party: Party,
+    action: str,
+    contract_id: str,
+    *,
+    epsilon: float | str = 0,
+    delta: float | str = 0,
+    queries: int = 0,
+    rows: int = 0,
+) -> Charge:
+    """Decides ``action`` under ``contract_id`` and charges it, under ONE lock in ONE transaction.
+
+    The contract row is locked, the policy decides on it as it is now (a contract revoked, expired
+    or spent since the caller's first ``authorize`` is refused here), and the charge is taken from
+    the same locked row: nothing can change the contract between the decision and the charge. A
+    denial raises the policy's error and changes nothing (the caller logs its refusal).
+    """
+    request = ChargeRequest(
+        contract_id, epsilon=epsilon, delta=delta, queries=queries, rows=rows, actor=party.id
+    )
+    wanted = [_units(request)]
+    with node.transaction() as s:
+        locked = _lock_contracts(s, [contract_id])
+        decision = decide(s, party, action, None, {"contract_id": contract_id})
+        if decision.contract_id != contract_id:
+            decision = replace(decision, allow=False, rule="contract.not_yours")
+        decision.raise_if_denied()
+        return _charge_locked(node, s, locked, [request], wanted)[0]
+
+
+def _charge_locked(
+    node: Node,
+    s: Session,
+    rows: dict[str, ContractRow],
+    requests: Sequence[ChargeRequest],
+    wanted: list[tuple[int, int, int, int]],
+) -> list[Charge]:
+    """``charge_many``'s work on contract rows the caller locked in ``s``."""
+    exhausted: dict[str, tuple[int, str]] = {}  # contract -> the charge that exhausted it, its actor
+    done: list[tuple[Charge, str]] = []
+    for r, (eps, dlt, queries, count) in zip(requests, wanted, strict=True):
+        row = rows[r.contract_id]
+        state = "exhausted" if row.id in exhausted else row.state
+        if state != "active":
+            raise InvalidTransition(
+                f"contract {row.id} is {state}: only an active contract can be charged",
                 contract_id=row.id,
-                epsilon=eps / odrl.EPSILON_SCALE,
-                delta=dlt / odrl.DELTA_SCALE,
-                queries=queries,
-                rows=count,
-                remaining=Contract.of(row).remaining,
-                state=row.state,
-                log_index=-1,
+                state=state,
+                event="charge",
             )
-            done.append((c, who))
-            if 0 in (row.remaining_epsilon_nano, row.remaining_queries, row.remaining_rows):
-                exhausted[row.id] = (len(done) - 1, who)
-        entries = node.log.append_many(s, [("budget.charged", c.record(), who) for c, who in done])
-        usage = [
-            settlement.UsageCharge(c.contract_id, who, epsilon=c.epsilon, queries=c.queries, rows=c.rows)
-            for c, who in done
-        ]
-        settlement.charge_usage_many(s, usage, log=node.log)
-        for contract_id, (i, who) in exhausted.items():
-            why = "a budget or counter reached zero"
-            transition(s, rows[contract_id], "exhaust", actor=who, reason=why, log=node.log)
-            done[i] = (replace(done[i][0], state=rows[contract_id].state), who)
-        node.log.checkpoint(s)
-        return [replace(c, log_index=entry.index) for (c, _), entry in zip(done, entries, strict=True)]
+        _take(row, eps, dlt, queries, count)
+        who = r.actor or row.consumer_id
+        c = Charge(
+            contract_id=row.id,
+            epsilon=eps / odrl.EPSILON_SCALE,
+            delta=dlt / odrl.DELTA_SCALE,
+            queries=queries,
+            rows=count,
+            remaining=Contract.of(row).remaining,
+            state=row.state,
+            log_index=-1,
+        )
+        done.append((c, who))
+        if 0 in (row.remaining_epsilon_nano, row.remaining_queries, row.remaining_rows):
+            exhausted[row.id] = (len(done) - 1, who)
+    entries = node.log.append_many(s, [("budget.charged", c.record(), who) for c, who in done])
+    usage = [
+        settlement.UsageCharge(c.contract_id, who, epsilon=c.epsilon, queries=c.queries, rows=c.rows)
+        for c, who in done
+    ]
+    settlement.charge_usage_many(s, usage, log=node.log)
+    for contract_id, (i, who) in exhausted.items():
+        why = "a budget or counter reached zero"
+        transition(s, rows[contract_id], "exhaust", actor=who, reason=why, log=node.log)
+        done[i] = (replace(done[i][0], state=rows[contract_id].state), who)
+    node.log.checkpoint(s)
+    return [replace(c, log_index=entry.index) for (c, _), entry in zip(done, entries, strict=True)]
 
 
 def _units(r: ChargeRequest) -> tuple[int, int, int, int]:

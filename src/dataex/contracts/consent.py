@@ -21,11 +21,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dataex.catalog.datasets import get_dataset_row
-from dataex.catalog.digest import quote_ident, quote_literal
 from dataex.db.models import ConsentWithdrawalRow, ContractRow, DatasetRow, DpSettingsRow, NoticeRow
-from dataex.errors import Forbidden, InvalidInput
+from dataex.engines.sql import quote_ident, quote_literal
+from dataex.errors import InvalidInput
 from dataex.identity.parties import Party, new_id
 from dataex.ledger.log import utc_now
+from dataex.policy import check
 from dataex.privacy.deid import load_or_create_key
 from dataex.storage.cache import materialize
 
@@ -105,13 +106,12 @@ def withdraw_consent(
     value = subject_key.strip()
     if not value:
         raise InvalidInput("give the subject's key: the value of the dataset's subject-key column")
+    check(node, actor, "record_consent", dataset_id)
     key = load_or_create_key(node.settings.home)
     digest = subject_hash(key, value)
     with node.transaction() as s:
         node.log.lock(s)
         dataset = get_dataset_row(s, dataset_id)
-        if actor is not None and not actor.is_operator and actor.id != dataset.owner_id:
-            raise Forbidden(f"only the owner of {dataset_id} or the operator records consent withdrawals")
         column = _subject_column(s, dataset, column)
         existing = s.scalars(
             select(ConsentWithdrawalRow).where(

@@ -1,70 +1,38 @@
-"""The contract state machine: one ``Literal`` of states, one table, one ``transition`` function.
+"""Contracts' lifecycle services: request, approve, reject, revoke, expire, read.
 
-::
-
-    (new) ──request──▶ requested ──approve──▶ approved ──activate──▶ active ──exhaust──▶ exhausted
-                          │  │                   │  │                 │  │
-                          │  └─expire─▶ expired ◀┘  └─revoke─▶ revoked ◀┘  └─expire─▶ expired
-                          └─reject──▶ rejected
-
-``rejected``, ``expired``, ``revoked`` and ``exhausted`` are final: a final contract is never
-reused. Each transition appends ``contract.<past tense>`` to the log in the caller's transaction.
-Who may trigger an event is checked by the service functions below; a refused request is logged
-as ``contract.refused`` and changes nothing else.
+The state machine itself (states, events, ``transition``) is :mod:`dataex.policy.states`. Who may
+trigger an event is decided by :func:`dataex.policy.authorize` (a denial is logged there as
+``access.denied``); any other refusal (an expired offer, a purpose the offer does not allow, an
+illegal transition) is logged as ``contract.refused`` and changes nothing else.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Literal, get_args
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from dataex.contracts import odrl
-from dataex.contracts.offers import get_offer_row, log_refusal
+from dataex.contracts.offers import get_offer_row
 from dataex.db.models import ContractRow, OfferRow
-from dataex.errors import Conflict, ContractNotFound, Forbidden, InvalidInput, InvalidTransition
+from dataex.errors import Conflict, ContractNotFound, Forbidden, InvalidInput
 from dataex.identity.parties import Party, new_id
-from dataex.ledger.log import Entry, TransparencyLog, iso, utc_now
+from dataex.ledger.log import iso, utc_now
 from dataex.market import settlement
+from dataex.policy import check, visible_contracts
+from dataex.policy.states import (
+    FINAL,
+    NEW,
+    NODE_ACTOR,
+    transition,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from dataex.node import Node
-
-ContractState = Literal["requested", "approved", "rejected", "active", "expired", "revoked", "exhausted"]
-STATES: Final[tuple[str, ...]] = get_args(ContractState)
-ContractEvent = Literal["request", "approve", "reject", "activate", "expire", "revoke", "exhaust"]
-EVENTS: Final[tuple[str, ...]] = get_args(ContractEvent)
-NEW: Final = "new"
-"""The pseudo-state of a contract row not yet requested (never committed)."""
-TRANSITIONS: Final[dict[tuple[str, str], ContractState]] = {
-    (NEW, "request"): "requested",
-    ("requested", "approve"): "approved",
-    ("requested", "reject"): "rejected",
-    ("requested", "expire"): "expired",
-    ("approved", "activate"): "active",
-    ("approved", "revoke"): "revoked",
-    ("approved", "expire"): "expired",
-    ("active", "revoke"): "revoked",
-    ("active", "expire"): "expired",
-    ("active", "exhaust"): "exhausted",
-}
-LOG_EVENTS: Final[dict[str, str]] = {
-    "request": "contract.requested",
-    "approve": "contract.approved",
-    "reject": "contract.rejected",
-    "activate": "contract.activated",
-    "expire": "contract.expired",
-    "revoke": "contract.revoked",
-    "exhaust": "contract.exhausted",
-}
-FINAL: Final = frozenset({"rejected", "expired", "revoked", "exhausted"})
-NODE_ACTOR: Final = "node"
-"""The actor of transitions the node makes by itself (expiry by time)."""
-
 
 @dataclass(frozen=True)
 class Contract:
@@ -111,50 +79,15 @@ class Contract:
         )
 
 
-def transition(
-    session: Session,
-    contract: ContractRow,
-    event: str,
-    *,
-    actor: str,
-    reason: str | None = None,
-    log: TransparencyLog,
-    data: dict[str, Any] | None = None,
-) -> Entry:
-    """Moves ``contract`` by ``event`` and logs it in ``session``; ``InvalidTransition`` if illegal."""
-    before = contract.state
-    after = TRANSITIONS.get((before, event))
-    if after is None:
-        legal = [e for (s, e) in TRANSITIONS if s == before]
-        raise InvalidTransition(
-            f"contract {contract.id} is {before}: it cannot {event}"
-            + (f" (it can: {', '.join(legal)})" if legal else " (a final state: request a new contract)"),
-            contract_id=contract.id,
-            state=before,
-            event=event,
-        )
-    contract.state = after
-    contract.updated_at = utc_now()
-    if reason is not None:
-        contract.reason = reason
-    session.flush()
-    record = {"contract_id": contract.id, "from": None if before == NEW else before, "to": after}
-    record |= {"reason": reason, **(data or {})}
-    return log.append(session, LOG_EVENTS[event], record, actor=actor)
-
-
 # -- services --------------------------------------------------------------------------------------
 def request_contract(node: Node, offer_id: str, *, actor: Party, purpose: str, note: str = "") -> Contract:
     """A consumer requests a contract under an offer, for one of the offer's purposes."""
     if len(note) > 2000:
         raise InvalidInput("a note is at most 2000 characters")
+    check(node, actor, "request_contract", offer_id)
     try:
         with node.transaction() as s:
             offer = get_offer_row(s, offer_id)
-            if actor.role not in ("consumer", "provider"):
-                raise Forbidden(f"a party with role {actor.role!r} cannot request contracts")
-            if offer.provider_id == actor.id:
-                raise Forbidden("a provider cannot request a contract on its own offer")
             if purpose not in offer.purposes:
                 raise Forbidden(
                     f"purpose {purpose!r} is not allowed by {offer_id}: {', '.join(offer.purposes)}"
@@ -195,9 +128,8 @@ def request_contract(node: Node, offer_id: str, *, actor: Party, purpose: str, n
             node.log.checkpoint(s)
             return Contract.of(row)
     except (Forbidden, Conflict) as e:
-        log_refusal(
-            node, "contract.refused", e, actor=actor.id, data={"event": "request", "offer_id": offer_id}
-        )
+        refused = {"event": "request", "offer_id": offer_id}
+        node.log.refusal(node.transaction, "contract.refused", e, actor=actor.id, data=refused)
         raise
 
 
@@ -219,15 +151,10 @@ def revoke_contract(node: Node, contract_id: str, *, actor: Party, reason: str |
 def _decide(node: Node, contract_id: str, event: str, *, actor: Party, reason: str | None) -> Contract:
     if reason is not None and len(reason) > 2000:
         raise InvalidInput("a reason is at most 2000 characters")
+    check(node, actor, event, contract_id)
     try:
         with node.transaction() as s:
             row = lock_contract(s, contract_id)
-            if event in ("approve", "reject") and actor.id == row.consumer_id:
-                raise Forbidden(f"a party cannot {event} its own request")
-            allowed = actor.id == row.provider_id or (event == "revoke" and actor.is_operator)
-            if not allowed:
-                who = "the dataset's owner or the operator" if event == "revoke" else "the dataset's owner"
-                raise Forbidden(f"only {who} may {event} contract {contract_id}")
             if event == "approve":
                 offer = get_offer_row(s, row.offer_id)
                 if _expire_if_due(node, s, row):
@@ -240,9 +167,8 @@ def _decide(node: Node, contract_id: str, event: str, *, actor: Party, reason: s
             node.log.checkpoint(s)
             return Contract.of(row)
     except (Forbidden, Conflict) as e:
-        log_refusal(
-            node, "contract.refused", e, actor=actor.id, data={"event": event, "contract_id": contract_id}
-        )
+        refused = {"event": event, "contract_id": contract_id}
+        node.log.refusal(node.transaction, "contract.refused", e, actor=actor.id, data=refused)
         raise
 
 
@@ -308,23 +234,14 @@ def lock_contract(session: Session, contract_id: str) -> ContractRow:
     return row
 
 
-def may_read(party: Party, row: ContractRow) -> bool:
-    """Its two parties, the operator and every auditor may read a contract."""
-    return party.id in (row.provider_id, row.consumer_id) or party.role in ("operator", "auditor")
-
-
 def get_contract(node: Node, contract_id: str, *, actor: Party) -> Contract:
+    """The contract, for its two parties, the operator and auditors (rule 11 of the policy)."""
+    check(node, actor, "read_contract", contract_id)
     with node.session() as s:
         row = s.get(ContractRow, contract_id)
         if row is None:
             raise ContractNotFound(contract_id)
-        if may_read(actor, row):
-            return Contract.of(row)
-    error = Forbidden(f"contract {contract_id} is not yours to read")
-    log_refusal(
-        node, "contract.refused", error, actor=actor.id, data={"event": "read", "contract_id": contract_id}
-    )
-    raise error
+        return Contract.of(row)
 
 
 def contract_odrl(node: Node, contract_id: str, *, actor: Party) -> dict[str, Any]:
@@ -338,8 +255,9 @@ def contract_odrl(node: Node, contract_id: str, *, actor: Party) -> dict[str, An
 def list_contracts(node: Node, *, actor: Party, dataset_id: str | None = None) -> list[Contract]:
     """The actor's contracts (as consumer or provider); every contract for auditors and the operator."""
     q = select(ContractRow).order_by(ContractRow.created_at, ContractRow.id)
-    if actor.role not in ("operator", "auditor"):
-        q = q.where((ContractRow.consumer_id == actor.id) | (ContractRow.provider_id == actor.id))
+    visible = visible_contracts(actor)
+    if visible is not None:
+        q = q.where(visible)
     if dataset_id is not None:
         q = q.where(ContractRow.dataset_id == dataset_id)
     with node.session() as s:

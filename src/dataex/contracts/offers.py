@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
 from sqlalchemy import select
 
-from dataex.catalog.datasets import get_dataset_row
 from dataex.contracts import odrl
 from dataex.db.models import ClassificationRow, OfferRow
-from dataex.errors import Conflict, DataexError, Forbidden, InvalidInput, OfferNotFound
+from dataex.errors import Conflict, Forbidden, InvalidInput, OfferNotFound
 from dataex.identity.parties import Party, new_id
 from dataex.ledger.log import iso, utc_now
 from dataex.market import pricing
+from dataex.policy import Viewer, check, visible_offers
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -326,11 +326,9 @@ def create_offer(
         raise InvalidInput(f"approval must be one of {', '.join(APPROVALS)}; got {approval!r}")
     if legal_basis is not None and legal_basis not in LEGAL_BASES:
         raise InvalidInput(f"unknown legal basis {legal_basis!r}; use one of {', '.join(LEGAL_BASES)}")
+    check(node, actor, "create_offer", dataset_id)
     try:
         with node.transaction() as s:
-            dataset = get_dataset_row(s, dataset_id)
-            if dataset.owner_id != actor.id:
-                raise Forbidden(f"only the owner of {dataset_id} may offer it")
             category, grade = sensitivity(s, dataset_id)
             check_tier(category, grade, tier, legal_basis)
             offer_id = new_id("off")
@@ -382,7 +380,8 @@ def create_offer(
             node.log.checkpoint(s)
             return Offer.of(row)
     except (Forbidden, Conflict) as e:
-        log_refusal(node, "offer.refused", e, actor=actor.id, data={"dataset_id": dataset_id, "tier": tier})
+        refused = {"dataset_id": dataset_id, "tier": tier}
+        node.log.refusal(node.transaction, "offer.refused", e, actor=actor.id, data=refused)
         raise
 
 
@@ -406,20 +405,17 @@ def get_offer_row(session: Session, offer_id: str) -> OfferRow:
 
 
 def list_offers(
-    node: Node, *, dataset_id: str | None = None, provider_id: str | None = None
+    node: Node, *, viewer: Viewer = None, dataset_id: str | None = None, provider_id: str | None = None
 ) -> list[Offer]:
-    """Offers are catalog information (L0): anyone may list them."""
+    """Offers are catalog information (L0): ``viewer`` sees the offers of the datasets it may see
+    (another party's private dataset and its offers do not exist for it: rule 1 of the policy)."""
     q = select(OfferRow).order_by(OfferRow.created_at, OfferRow.id)
+    visible = visible_offers(viewer)
+    if visible is not None:
+        q = q.where(visible)
     if dataset_id is not None:
         q = q.where(OfferRow.dataset_id == dataset_id)
     if provider_id is not None:
         q = q.where(OfferRow.provider_id == provider_id)
     with node.session() as s:
         return [Offer.of(r) for r in s.scalars(q)]
-
-
-def log_refusal(node: Node, event: str, error: DataexError, *, actor: str, data: dict[str, Any]) -> None:
-    """Records a refused request in its own transaction: the request changed nothing else."""
-    with node.transaction() as s:
-        node.log.append(s, event, {**data, "code": error.code, "reason": error.message}, actor=actor)
-        node.log.checkpoint(s)

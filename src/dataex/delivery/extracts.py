@@ -37,7 +37,6 @@ import pyarrow.parquet as pq
 from sqlalchemy import func, select
 
 from dataex.contracts import budget
-from dataex.contracts.authorize import authorize
 from dataex.db.models import ContractRow, ExtractRow, FingerprintRow
 from dataex.delivery import tardos
 from dataex.delivery.fingerprint import GAMMA, SCHEME, Embedded, embed, load_or_create_secret
@@ -52,6 +51,7 @@ from dataex.errors import (
 )
 from dataex.identity.parties import Party, new_id
 from dataex.ledger.log import utc_now
+from dataex.policy import authorize
 from dataex.storage.store import sha256_file
 
 if TYPE_CHECKING:
@@ -167,7 +167,7 @@ def deliver(
         to_charge = max(0, rows - charged_before)
         if to_charge:
             try:
-                budget.charge(node, contract_id, rows=to_charge, actor=actor.id)
+                budget.authorize_and_charge(node, actor, "extract", contract_id, rows=to_charge)
             except DataexError as e:
                 refuse(e)
         result = _record(
@@ -195,16 +195,8 @@ def _refuser(
     """Logs ``extract.refused`` (its own transaction) and raises the error."""
 
     def refuse(error: DataexError) -> NoReturn:
-        with node.transaction() as s:
-            record = {
-                "contract_id": contract_id,
-                "dataset_id": dataset_id,
-                "channel": channel,
-                "reason": error.message,
-                "code": error.code,
-            }
-            node.log.append(s, "extract.refused", record, actor=actor.id)
-            node.log.checkpoint(s)
+        record = {"contract_id": contract_id, "dataset_id": dataset_id, "channel": channel}
+        node.log.refusal(node.transaction, "extract.refused", error, actor=actor.id, data=record)
         raise error
 
     return refuse
@@ -233,7 +225,7 @@ def _rows(path: str, predicate: str | None) -> Iterator[pa.RecordBatchReader]:
         return
     import duckdb
 
-    from dataex.catalog.digest import quote_literal
+    from dataex.engines.sql import quote_literal
 
     with duckdb.connect() as con:
         query = f"SELECT * FROM read_parquet({quote_literal(path)}) WHERE {predicate}"

@@ -32,13 +32,13 @@ import pyarrow.parquet as pq
 from sqlalchemy import func, select
 
 from dataex.catalog.datasets import get_dataset_row
-from dataex.contracts.authorize import authorize
 from dataex.db.models import ContractRow, ExtractRow, ShareRow
 from dataex.delivery.extracts import deliver, excluded_subjects
 from dataex.delivery.fingerprint import derive, load_or_create_secret
 from dataex.errors import ContractNotFound, ExtractRefused, NotFound, SignatureInvalid, Unauthorized
 from dataex.identity.parties import Party, get_party, hash_token
 from dataex.ledger.log import iso, utc_now
+from dataex.policy import authorize
 
 if TYPE_CHECKING:
     from dataex.node import Node

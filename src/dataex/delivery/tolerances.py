@@ -22,9 +22,10 @@ from sqlalchemy import select
 from dataex.catalog.datasets import get_dataset_row
 from dataex.db.models import ClassificationRow, DatasetRow, FingerprintSettingsRow, LogEntryRow
 from dataex.delivery.fingerprint import Tolerance, decimals_of, numeric_kind
-from dataex.errors import Forbidden, InvalidInput, UnknownColumn
+from dataex.errors import InvalidInput, UnknownColumn
 from dataex.identity.parties import Party
 from dataex.ledger.log import utc_now
+from dataex.policy import check
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -88,10 +89,9 @@ def set_tolerances(node: Node, dataset_id: str, spec: dict[str, int], *, actor: 
     """The owner declares the tolerable columns of ``dataset_id`` (replacing earlier ones); logged."""
     if not spec:
         raise InvalidInput("give at least one COLUMN=UNITS tolerance")
+    check(node, actor, "set_fingerprint", dataset_id)
     with node.transaction() as s:
         dataset = get_dataset_row(s, dataset_id)
-        if actor.id != dataset.owner_id:
-            raise Forbidden("only the dataset's owner may declare its fingerprint tolerances")
         _check_columns(dataset, spec)
         table = pq.read_table(node.store.url(dataset.file_sha256), columns=list(spec))
         protected = protected_columns(s, dataset_id)

@@ -18,13 +18,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dataex.demo.data import hospital_visits, patient_panel
-from dataex.demo.steps2 import Cast, yuan
+from dataex.demo.use_steps import Cast, yuan
 from dataex.exchange import Exchange
 from dataex.identity.parties import Party
 from dataex.market import ledger
 from dataex.market.products import buy_product, create_product
-from dataex.market.service import value
 from dataex.market.settlement import ledger_statement
+from dataex.market.valuation import value
 
 Echo = Callable[[str], None]
 

@@ -21,8 +21,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from dataex.catalog.certificate import verify_certificate
-from dataex.demo import joint_product, steps, steps2
+from dataex.catalog.certificates import verify_certificate
+from dataex.demo import joint_product, publish_steps, use_steps
 from dataex.demo.data import hospital_visits, insurer_policyholders
 from dataex.errors import NotOriginal
 from dataex.exchange import Exchange
@@ -130,22 +130,24 @@ def run_demo(home: Path | None = None, *, echo: Echo | None = None) -> dict[str,
         )
         lab = next(p for p in ex.list_parties() if p.name == "Triage AI Lab")
         later = {
-            **steps.describe_and_find(ex, say, hospital=hospital, lab=lab, visits=v),
-            **steps.classify_and_evaluate(ex, say, visits=v),
-            **steps.offer_and_contract(ex, say, hospital=hospital, insurer=insurer, visits=v),
+            **publish_steps.describe_and_find(ex, say, hospital=hospital, lab=lab, visits=v),
+            **publish_steps.classify_and_evaluate(ex, say, visits=v),
+            **publish_steps.offer_and_contract(ex, say, hospital=hospital, insurer=insurer, visits=v),
         }
         operator = next(p for p in ex.list_parties() if p.is_operator)
-        cast = steps2.Cast(operator=operator, hospital=hospital, insurer=insurer, lab=lab)
-        later |= steps2.dp_query(ex, say, cast, visits=v, contract_id=later["contract"])
-        later |= steps2.deidentify(ex, say, cast, visits=v)
-        later |= steps2.deliver_and_trace(ex, say, cast, anonymized_id=later["anonymized"]["id"], files=files)
-        later |= steps2.psi_count(
+        cast = use_steps.Cast(operator=operator, hospital=hospital, insurer=insurer, lab=lab)
+        later |= use_steps.dp_query(ex, say, cast, visits=v, contract_id=later["contract"])
+        later |= use_steps.deidentify(ex, say, cast, visits=v)
+        later |= use_steps.deliver_and_trace(
+            ex, say, cast, anonymized_id=later["anonymized"]["id"], files=files
+        )
+        later |= use_steps.psi_count(
             ex, say, cast, contract_id=later["contract"], holders=holders_parquet, visits=visits
         )
-        later |= steps2.compute_to_data(ex, say, cast, visits=v)
+        later |= use_steps.compute_to_data(ex, say, cast, visits=v)
         later |= joint_product.joint_product(ex, say, cast, visits=visits, files=files)
         huashan = ex.get_party(later["product"]["huashan"])
-        later |= steps2.ledger(ex, say, cast, others={"huashan": huashan})
+        later |= use_steps.ledger(ex, say, cast, others={"huashan": huashan})
         audit = ex.audit()
         say(
             f"[bold]22. audit[/] {audit.checked.get('entries')} log entries, "
@@ -163,7 +165,7 @@ def run_demo(home: Path | None = None, *, echo: Echo | None = None) -> dict[str,
             and later["demand_best_match"] == v.id
             and later["contract_state"] == "active"
             and later["dp"]["groups"] > 0
-            and later["anonymized"]["k"] >= steps2.K
+            and later["anonymized"]["k"] >= use_steps.K
             and later["delivery"]["traced_to"] == later["delivery"]["contract"]
             and later["psi"]["count"] == later["psi"]["true_overlap"]
             and later["compute"]["state"] == "succeeded"

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from dataex.engines.sql import quote_ident, quote_literal
+
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
@@ -27,14 +29,6 @@ def quiet_connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 class DuckDBEngine:
     """DuckDB: each Parquet file becomes a view; every other file and network access is switched off."""
 
@@ -53,12 +47,12 @@ class DuckDBEngine:
         con = duckdb.connect(":memory:", config=config)
         try:
             # Only the named files are readable: defence in depth behind the SQL whitelist.
-            allowed = ", ".join(_literal(str(path)) for path in tables.values())
+            allowed = ", ".join(quote_literal(path) for path in tables.values())
             con.execute(f"SET allowed_paths = [{allowed}]")
             con.execute("SET enable_external_access = false")
             for name, path in tables.items():
                 con.execute(
-                    f"CREATE VIEW {_identifier(name)} AS SELECT * FROM read_parquet({_literal(str(path))})"
+                    f"CREATE VIEW {quote_ident(name)} AS SELECT * FROM read_parquet({quote_literal(path)})"
                 )
             con.execute("SET lock_configuration = true")
             return con.sql(sql).to_arrow_table()

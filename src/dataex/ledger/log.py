@@ -12,13 +12,14 @@ keeps the compact range (the perfect-subtree hashes of the tree so far), so appe
 cost O(log n); proofs read the stored leaf hashes. ``append_many`` appends several entries in order
 under one lock, with one insert and one head update (what a batch of charges uses); ``append`` is
 ``append_many`` of one entry. Neither signs anything: the caller signs one checkpoint per
-transaction.
+transaction. ``refusal`` records a refused request (``*.refused``) in a transaction of its own.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, cast
@@ -27,7 +28,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from dataex.db.models import CheckpointRow, LogEntryRow, LogHeadRow
-from dataex.errors import InvalidInput, LogEntryNotFound
+from dataex.errors import DataexError, InvalidInput, LogEntryNotFound
 from dataex.identity.keys import NodeKey
 from dataex.ledger import merkle, note
 
@@ -107,6 +108,23 @@ class TransparencyLog:
         head.frontier = frontier.to_json()
         session.flush()
         return entries
+
+    def refusal(
+        self,
+        transaction: Callable[[], AbstractContextManager[Session]],
+        event: str,
+        error: DataexError,
+        *,
+        actor: str,
+        data: dict[str, Any],
+    ) -> Entry:
+        """Records a refused request as ``event`` with ``data`` plus the error's ``code`` and ``reason``
+        (its message), and signs a checkpoint, in a transaction of its own (``transaction``, e.g.
+        ``node.transaction``): the request changed nothing else, and its own work was rolled back."""
+        with transaction() as s:
+            entry = self.append(s, event, {**data, "code": error.code, "reason": error.message}, actor=actor)
+            self.checkpoint(s)
+        return entry
 
     def checkpoint(self, session: Session) -> CheckpointRow:
         """Signs a checkpoint of the log as it stands in this transaction (once per size)."""

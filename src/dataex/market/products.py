@@ -35,6 +35,7 @@ from dataex.identity.parties import Party, new_id
 from dataex.ledger.log import TransparencyLog, iso, utc_now
 from dataex.market import ledger
 from dataex.market.pricing import fee_of
+from dataex.policy import check
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -150,11 +151,10 @@ def create_product(
         raise InvalidInput(f"a product price is a non-negative whole number of fen; got {price_fen!r}")
     if len(dataset_ids) < 2 or len(set(dataset_ids)) != len(dataset_ids):
         raise InvalidInput("a joint product needs at least two distinct datasets")
-    if actor.role not in ("operator", "provider"):
-        raise Forbidden(f"a party with role {actor.role!r} cannot create products")
+    check(node, actor, "create_product")
     with node.session() as s:
         rows = sorted((get_dataset_row(s, d) for d in dataset_ids), key=lambda r: (r.registered_at, r.id))
-        _check_rights(rows, actor)
+        _check_rights(node, rows, actor)
         tables = [(r.id, r.owner_id, read_table(node, r)) for r in rows]
     masks, duplicates = keep_masks(tables)
     with node.transaction() as s:
@@ -200,16 +200,14 @@ def create_product(
         return _of(s, row)
 
 
-def _check_rights(rows: list[DatasetRow], actor: Party) -> None:
+def _check_rights(node: Node, rows: list[DatasetRow], actor: Party) -> None:
     for r in rows:
+        check(node, actor, "read_metadata", r.id)  # another's private dataset: unknown
         if "product_operation" not in r.rights:
             raise Forbidden(
                 f"dataset {r.id}'s owner claimed no product-operation right; it cannot join a product"
             )
-        if not actor.is_operator and r.owner_id != actor.id:
-            raise Forbidden(
-                f"dataset {r.id} is not yours: only the operator combines other providers' datasets"
-            )
+        check(node, actor, "join_product", r.id)
     first = [(c["name"], c["type"]) for c in rows[0].columns]
     for r in rows[1:]:
         cols = [(c["name"], c["type"]) for c in r.columns]
@@ -267,8 +265,7 @@ def list_products(node: Node) -> list[Product]:
 
 def buy_product(node: Node, product_id: str, *, actor: Party) -> dict[str, Any]:
     """A consumer pays the product's price from its wallet; the providers share it by the split."""
-    if actor.role not in ("consumer", "provider"):
-        raise Forbidden(f"a party with role {actor.role!r} cannot buy products")
+    check(node, actor, "buy_product", product_id)
     with node.transaction() as s:
         row = get_product_row(s, product_id)
         weights = {p: int(w) for p, w in row.shares.get("weights", {}).items()}

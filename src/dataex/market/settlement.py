@@ -27,12 +27,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from dataex.db.models import ContractRow, OfferRow, OrderRow, PartyRow
-from dataex.errors import Forbidden, InvalidInput, PartyNotFound
+from dataex.errors import InvalidInput, PartyNotFound
 from dataex.identity.parties import Party, new_id
 from dataex.ledger.log import TransparencyLog, iso, utc_now
 from dataex.market import ledger
 from dataex.market.ledger import Posting
 from dataex.market.pricing import Usage, exact, fee_of, flat_fen, usage_fen
+from dataex.policy import allows, check
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -94,8 +95,7 @@ def parse_amount(amount: Any) -> int:
 def deposit(node: Node, party_id: str, amount: Any, *, actor: Party) -> dict[str, Any]:
     """The operator credits ``amount`` fen to a party's wallet, then settles what the party owes."""
     fen = parse_amount(amount)
-    if not actor.is_operator:
-        raise Forbidden("only the node operator records deposits (money arriving from outside)")
+    check(node, actor, "deposit")
     with node.transaction() as s:
         party = s.get(PartyRow, party_id)
         if party is None:
@@ -349,8 +349,7 @@ def refund_on_revoke(session: Session, log: TransparencyLog, contract: ContractR
 # -- reading ---------------------------------------------------------------------------------------
 def wallet_view(node: Node, party_id: str, *, actor: Party) -> dict[str, Any]:
     """A party's balances and orders: the party itself, the operator and auditors may read it."""
-    if actor.id != party_id and actor.role not in ("operator", "auditor"):
-        raise Forbidden("a wallet is readable by its party, the operator and auditors")
+    check(node, actor, "read_wallet", party_id)
     with node.session() as s:
         if s.get(PartyRow, party_id) is None:
             raise PartyNotFound(party_id)
@@ -365,8 +364,7 @@ def wallet_view(node: Node, party_id: str, *, actor: Party) -> dict[str, Any]:
 
 def set_fee(node: Node, bps: int, *, actor: Party) -> dict[str, Any]:
     """The operator sets the exchange's fee rate (basis points), logged as ``market.fee_set``."""
-    if not actor.is_operator:
-        raise Forbidden("only the node operator sets the exchange's fee rate")
+    check(node, actor, "set_fee")
     with node.transaction() as s:
         ledger.set_fee_bps(s, bps)
         node.log.append(s, "market.fee_set", {"fee_bps": bps}, actor=actor.id)
@@ -376,17 +374,15 @@ def set_fee(node: Node, bps: int, *, actor: Party) -> dict[str, Any]:
 
 def ledger_statement(node: Node, *, actor: Party, party_id: str | None = None) -> dict[str, Any]:
     """Accounts and postings: a party reads its own; the operator and auditors read any or all."""
-    if actor.role not in ("operator", "auditor"):
-        if party_id not in (None, actor.id):
-            raise Forbidden("a party reads its own ledger statement only")
-        party_id = actor.id
+    if party_id is None and not allows(node, actor, "read_statement", None):
+        party_id = actor.id  # a party's statement is its own
+    check(node, actor, "read_statement", party_id or actor.id)
     with node.session() as s:
         return {"id": party_id or "ledger", **ledger.statement(s, party_id)}
 
 
 def verify_ledger(node: Node, *, actor: Party | None = None) -> dict[str, Any]:
     """Every ledger invariant (see ``ledger.verify``); the operator and auditors run it."""
-    if actor is not None and actor.role not in ("operator", "auditor"):
-        raise Forbidden("only the operator and auditors verify the whole ledger")
+    check(node, actor, "verify_ledger")
     with node.session() as s:
         return ledger.verify(s)

@@ -1,221 +1,286 @@
-"""Data valuation: exact KNN-Shapley, leave-one-out and truncated Monte-Carlo Data Shapley.
+"""``dataex value``: value a dataset's or a product's rows on a consumer-supplied validation set.
 
-All three value training rows by their contribution to a utility on a validation set.
+Features are the training data's numeric columns (integers, floats, booleans) other than the
+target, or the ``features`` given; they are standardized with the training mean and standard
+deviation. Labels compare as text. The validation file (Parquet or CSV) must carry the target and
+every feature column.
 
-**KNN-Shapley** (Jia et al., VLDB 2019) is exact for the K-nearest-neighbour utility
-``U(S) = (1/K) * #{the min(K, |S|) nearest points of S carrying the validation label}``.
-For one validation point, with the training rows sorted nearest first (``a_1 … a_N``) and
-``m_i = 1[y(a_i) = y_val]``::
-
-    s(a_N) = m_N / N
-    s(a_i) = s(a_(i+1)) + (m_i - m_(i+1)) / max(K, i)        (i = N-1 … 1)
-
-the value of a row is the mean over validation points. Vectorized here: per chunk of
-validation points one distance matrix (``|x|^2 + |v|^2 - 2 x.v``, BLAS), one ``argsort`` per row,
-the recursion as a reversed cumulative sum (the same additions in the same order as the loop),
-and one ``bincount`` to scatter the values back to rows. Chunks bound memory to about
-``chunk_elements`` floats per array and run on a few threads (NumPy releases the GIL).
-
-**Leave-one-out** for the same utility is closed-form too: only the K nearest rows matter.
-**TMC Data Shapley** (Ghorbani & Zou, 2019) works for any utility (e.g. a scikit-learn model's
-accuracy): random permutations, marginal gains, truncated once the prefix's utility is within
-``truncation`` of the full set's.
+Who sees what: per-row values only for rows of datasets the acting party owns (the owner); the
+per-dataset and per-provider sums are logged (``valuation.computed``) with every input's digest,
+so any party holding the validation file can recompute them. Valuing a product splitting by
+``shapley`` sets its weights. Rows whose value is strongly negative are reported as suspects
+(possible label errors or poisoning) to their owner.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from dataex.errors import InvalidInput
+from dataex.catalog.datasets import get_dataset_row
+from dataex.db.models import ProductMemberRow, ProductRow, ValuationRow
+from dataex.errors import BadFile, Forbidden, InputFileNotFound, InvalidInput
+from dataex.identity.parties import Party, new_id
+from dataex.ledger.log import utc_now
+from dataex.market import shapley
+from dataex.market.products import get_product_row, keep_masks, read_table, shapley_weights
+from dataex.policy import check
 
-FloatArray = NDArray[np.float64]
-Utility = Callable[[NDArray[np.intp]], float]
-DEFAULT_CHUNK_ELEMENTS = 2_000_000
+if TYPE_CHECKING:
+    from dataex.node import Node
+
+METHODS: Final = ("knn-shapley", "loo", "tmc-shapley")
 
 
-def _check(
-    x_train: FloatArray, y_train: NDArray[Any], x_val: FloatArray, y_val: NDArray[Any], k: int
-) -> None:
-    if x_train.ndim != 2 or x_val.ndim != 2 or x_train.shape[1] != x_val.shape[1]:
+@dataclass(frozen=True)
+class Valuation:
+    """A valuation: sums for everyone; ``rows`` (the acting owner's rows only) and ``suspects``."""
+
+    id: str
+    target_id: str
+    method: str
+    k: int
+    dataset_sums: dict[str, float]
+    provider_sums: dict[str, float]
+    shares: dict[str, Any]
+    total_value: float
+    log_index: int
+    rows: dict[str, list[float]]
+    suspects: dict[str, list[int]]
+
+
+def read_validation(path: Path) -> pa.Table:
+    if not path.is_file():
+        raise InputFileNotFound(f"no validation file at {path}")
+    try:
+        if path.suffix.lower() == ".parquet":
+            return pq.read_table(path)
+        if path.suffix.lower() in (".csv", ".tsv"):
+            options = pacsv.ParseOptions(delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+            return pacsv.read_csv(path, parse_options=options)
+    except (pa.ArrowInvalid, OSError) as e:
+        raise BadFile(f"cannot read the validation file {path.name}: {e}") from e
+    raise InvalidInput(f"a validation file is .parquet or .csv; got {path.name}")
+
+
+def _features(table: pa.Table, target: str, features: list[str] | None) -> list[str]:
+    if target not in table.column_names:
+        raise InvalidInput(f"no target column {target!r}; the data has {', '.join(table.column_names)}")
+    if features:
+        missing = [f for f in features if f not in table.column_names]
+        if missing:
+            raise InvalidInput(f"unknown feature column(s) {', '.join(missing)}")
+        return features
+    numeric = [
+        f.name
+        for f in table.schema
+        if f.name != target
+        and (pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_boolean(f.type))
+    ]
+    if not numeric:
         raise InvalidInput(
-            f"training and validation features must be 2-D with the same columns; "
-            f"got {x_train.shape} and {x_val.shape}"
+            "the data has no numeric feature columns besides the target; name them with --feature"
         )
-    if len(y_train) != len(x_train) or len(y_val) != len(x_val):
-        raise InvalidInput("each feature row needs exactly one label")
-    if len(x_train) == 0 or len(x_val) == 0:
-        raise InvalidInput("valuation needs at least one training and one validation row")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise InvalidInput(f"k must be a positive integer; got {k!r}")
-    if k > len(x_train):
-        raise InvalidInput(f"k = {k} is larger than the training set ({len(x_train)} rows)")
+    return numeric
 
 
-def _sorted_matches(
-    x_train: FloatArray, y_train: NDArray[Any], train_sq: FloatArray, xv: FloatArray, yv: NDArray[Any]
-) -> tuple[NDArray[np.intp], FloatArray]:
-    dist = (xv * xv).sum(axis=1)[:, None] + train_sq[None, :] - 2.0 * (xv @ x_train.T)
-    order = np.argsort(dist, axis=1)
-    matches = (y_train[order] == yv[:, None]).astype(np.float64)
-    return order, matches
+def _matrix(table: pa.Table, names: list[str]) -> NDArray[np.float64]:
+    cols = [table.column(n).cast(pa.float64()).to_numpy(zero_copy_only=False) for n in names]
+    x = np.column_stack(cols).astype(np.float64)
+    if np.isnan(x).any():
+        raise InvalidInput("feature columns hold missing values; valuation needs complete rows")
+    return x
 
 
-def knn_shapley(
-    x_train: FloatArray,
-    y_train: NDArray[Any],
-    x_val: FloatArray,
-    y_val: NDArray[Any],
+def prepare(
+    train: pa.Table, val: pa.Table, target: str, features: list[str] | None
+) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64], NDArray[np.int64], list[str]]:
+    """Standardized feature matrices and integer label codes shared by training and validation."""
+    names = _features(train, target, features)
+    missing = [n for n in [*names, target] if n not in val.column_names]
+    if missing:
+        raise InvalidInput(
+            f"the validation file's columns do not match the data: missing {', '.join(missing)}",
+            missing=missing,
+        )
+    x_train, x_val = _matrix(train, names), _matrix(val, names)
+    mean, std = x_train.mean(axis=0), x_train.std(axis=0)
+    std[std == 0] = 1.0
+    labels_train = [str(v) for v in train.column(target).to_pylist()]
+    labels_val = [str(v) for v in val.column(target).to_pylist()]
+    codes = {label: i for i, label in enumerate(sorted(set(labels_train) | set(labels_val)))}
+    y_train = np.array([codes[v] for v in labels_train], dtype=np.int64)
+    y_val = np.array([codes[v] for v in labels_val], dtype=np.int64)
+    return (x_train - mean) / std, y_train, (x_val - mean) / std, y_val, names
+
+
+def compute(
+    method: str,
+    x_train: NDArray[np.float64],
+    y_train: NDArray[np.int64],
+    x_val: NDArray[np.float64],
+    y_val: NDArray[np.int64],
     k: int,
     *,
-    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
-    workers: int | None = None,
-) -> FloatArray:
-    """Exact KNN-Shapley values of the training rows (mean over validation points)."""
-    x_train, x_val = np.asarray(x_train, np.float64), np.asarray(x_val, np.float64)
-    y_train, y_val = np.asarray(y_train), np.asarray(y_val)
-    _check(x_train, y_train, x_val, y_val, k)
-    n = len(x_train)
-    train_sq = (x_train * x_train).sum(axis=1)
-    ranks = np.arange(1, n, dtype=np.float64)  # i = 1 … N-1 (the 1-indexed rank of a_i)
-    denominators = np.maximum(float(k), ranks)
-    step = max(1, chunk_elements // n)
-
-    def chunk(start: int) -> FloatArray:
-        xv, yv = x_val[start : start + step], y_val[start : start + step]
-        order, m = _sorted_matches(x_train, y_train, train_sq, xv, yv)
-        # d_i = (m_i - m_(i+1)) / max(K, i), summed from the farthest row inwards: s(a_N) + d_(N-1) + …
-        steps = np.empty_like(m)
-        steps[:, 0] = m[:, -1] / n
-        np.divide(m[:, -2::-1] - m[:, :0:-1], denominators[::-1], out=steps[:, 1:])
-        np.cumsum(steps, axis=1, out=steps)  # steps[:, j] is now s(a_(N-j)), farthest first
-        return np.asarray(np.bincount(order[:, ::-1].ravel(), weights=steps.ravel(), minlength=n), np.float64)
-
-    starts = range(0, len(x_val), step)
-    threads = workers or min(4, os.cpu_count() or 1)
-    if threads > 1 and len(starts) > 1:
-        with ThreadPoolExecutor(threads) as pool:
-            parts = list(pool.map(chunk, starts))
-    else:
-        parts = [chunk(s) for s in starts]
-    total = np.zeros(n)
-    for part in parts:
-        total += part
-    result: FloatArray = total / len(x_val)
-    return result
-
-
-def knn_loo(
-    x_train: FloatArray,
-    y_train: NDArray[Any],
-    x_val: FloatArray,
-    y_val: NDArray[Any],
-    k: int,
-    *,
-    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
-) -> FloatArray:
-    """Leave-one-out values ``U(N) - U(N \\ {i})`` for the KNN utility (mean over validation points)."""
-    x_train, x_val = np.asarray(x_train, np.float64), np.asarray(x_val, np.float64)
-    y_train, y_val = np.asarray(y_train), np.asarray(y_val)
-    _check(x_train, y_train, x_val, y_val, k)
-    n = len(x_train)
-    train_sq = (x_train * x_train).sum(axis=1)
-    total = np.zeros(n)
-    step = max(1, chunk_elements // n)
-    for start in range(0, len(x_val), step):
-        order, m = _sorted_matches(
-            x_train, y_train, train_sq, x_val[start : start + step], y_val[start : start + step]
-        )
-        top = min(k, n)
-        replacement = m[:, k] if n > k else np.zeros(len(m))
-        loo = (m[:, :top] - replacement[:, None]) / k
-        total += np.bincount(order[:, :top].ravel(), weights=loo.ravel(), minlength=n)
-    result: FloatArray = total / len(x_val)
-    return result
-
-
-def knn_utility(
-    x_train: FloatArray, y_train: NDArray[Any], x_val: FloatArray, y_val: NDArray[Any], k: int
-) -> Utility:
-    """The KNN utility ``U(S)`` over subsets of training rows (for TMC and tests)."""
-    x_train, x_val = np.asarray(x_train, np.float64), np.asarray(x_val, np.float64)
-    y_train, y_val = np.asarray(y_train), np.asarray(y_val)
-    dist = ((x_val[:, None, :] - x_train[None, :, :]) ** 2).sum(axis=2)
-
-    def utility(subset: NDArray[np.intp]) -> float:
-        if len(subset) == 0:
-            return 0.0
-        sub = dist[:, subset]
-        nearest = np.asarray(subset)[np.argsort(sub, axis=1, kind="stable")[:, :k]]
-        return float((y_train[nearest] == y_val[:, None]).sum(axis=1).mean() / k)
-
-    return utility
-
-
-def model_utility(
-    x_train: FloatArray,
-    y_train: NDArray[Any],
-    x_val: FloatArray,
-    y_val: NDArray[Any],
-    model: Callable[[], Any],
-) -> Utility:
-    """Validation accuracy of ``model()`` (a scikit-learn estimator) fitted on a subset.
-
-    An empty subset scores 0; a subset with one label predicts that label.
-    """
-    y_train, y_val = np.asarray(y_train), np.asarray(y_val)
-
-    def utility(subset: NDArray[np.intp]) -> float:
-        if len(subset) == 0:
-            return 0.0
-        labels = y_train[subset]
-        if len(np.unique(labels)) == 1:
-            return float((y_val == labels[0]).mean())
-        estimator = model()
-        estimator.fit(x_train[subset], labels)
-        return float((estimator.predict(x_val) == y_val).mean())
-
-    return utility
-
-
-def tmc_shapley(
-    utility: Utility,
-    n: int,
-    *,
-    permutations: int = 200,
-    truncation: float = 0.01,
+    permutations: int = 100,
     seed: int = 0,
-) -> FloatArray:
-    """Truncated Monte-Carlo Data Shapley: the mean marginal gain over random permutations."""
-    if permutations < 1:
-        raise InvalidInput(f"permutations must be at least 1; got {permutations}")
-    # Not privacy noise: a seeded generator makes the Monte-Carlo estimate reproducible.
-    rng = np.random.default_rng(seed)  # noqa: TID251
-    full = utility(np.arange(n))
-    empty = utility(np.arange(0))
-    total = np.zeros(n)
-    for _ in range(permutations):
-        order = rng.permutation(n)
-        previous = empty
-        for j in range(n):
-            if truncation > 0 and abs(full - previous) <= truncation * abs(full):
-                break  # the rest of this permutation adds (about) nothing
-            current = utility(order[: j + 1])
-            total[order[j]] += current - previous
-            previous = current
-    result: FloatArray = total / permutations
-    return result
+) -> NDArray[np.float64]:
+    if method == "knn-shapley":
+        return shapley.knn_shapley(x_train, y_train, x_val, y_val, k)
+    if method == "loo":
+        return shapley.knn_loo(x_train, y_train, x_val, y_val, k)
+    if method == "tmc-shapley":
+        if k > len(x_train):
+            raise InvalidInput(f"k = {k} is larger than the training set ({len(x_train)} rows)")
+        from sklearn.neighbors import KNeighborsClassifier
+
+        def model() -> Any:
+            return _Knn(KNeighborsClassifier, k)
+
+        utility = shapley.model_utility(x_train, y_train, x_val, y_val, model)
+        return shapley.tmc_shapley(utility, len(x_train), permutations=permutations, seed=seed)
+    raise InvalidInput(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
 
 
-def suspects(values: Sequence[float] | FloatArray, *, sigmas: float = 3.0) -> list[int]:
-    """Rows with strongly negative value (below 0 and ``sigmas`` deviations under the mean)."""
-    v = np.asarray(values, np.float64)
-    if len(v) < 2:
-        return []
-    cut = min(0.0, float(v.mean() - sigmas * v.std()))
-    return [int(i) for i in np.flatnonzero(v < cut)]
+class _Knn:
+    """A KNN classifier that never asks for more neighbours than the subset holds."""
+
+    def __init__(self, cls: Any, k: int) -> None:
+        self.cls, self.k, self.model = cls, k, None
+
+    def fit(self, x: NDArray[np.float64], y: NDArray[np.int64]) -> None:
+        self.model = self.cls(n_neighbors=min(self.k, len(x))).fit(x, y)
+
+    def predict(self, x: NDArray[np.float64]) -> Any:
+        assert self.model is not None
+        return self.model.predict(x)
+
+
+def value(
+    node: Node,
+    target_id: str,
+    *,
+    target: str,
+    validation: Path,
+    method: str = "knn-shapley",
+    k: int = 10,
+    features: list[str] | None = None,
+    actor: Party,
+    out: Path | None = None,
+    permutations: int = 100,
+    seed: int = 0,
+) -> Valuation:
+    """Values a dataset (its owner only) or a product (its creator, a member's provider, the operator)."""
+    if method not in METHODS:
+        raise InvalidInput(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+    val = read_validation(validation)
+    is_product = target_id.startswith("prd_")
+    check(node, actor, "value_product" if is_product else "value", target_id)
+    with node.session() as s:
+        product: ProductRow | None = None
+        if is_product:
+            product = get_product_row(s, target_id)
+            q = s.query(ProductMemberRow).filter(ProductMemberRow.product_id == target_id)
+            members = [get_dataset_row(s, m.dataset_id) for m in q.order_by(ProductMemberRow.position)]
+        else:
+            members = [get_dataset_row(s, target_id)]
+        s.expunge_all()
+    tables = [(m.id, m.owner_id, read_table(node, m)) for m in members]
+    masks = keep_masks(tables)[0] if product is not None else [np.ones(tables[0][2].num_rows, dtype=bool)]
+    kept = [t.filter(pa.array(mask)) for (_d, _p, t), mask in zip(tables, masks, strict=True)]
+    train = pa.concat_tables(kept, promote_options="default")
+    x_train, y_train, x_val, y_val, names = prepare(train, val, target, features)
+    values = compute(method, x_train, y_train, x_val, y_val, k, permutations=permutations, seed=seed)
+    total = float(values.sum())
+    bounds = np.cumsum([0] + [int(mask.sum()) for mask in masks])
+    dataset_sums = {m.id: float(values[bounds[i] : bounds[i + 1]].sum()) for i, m in enumerate(members)}
+    provider_sums: dict[str, float] = {}
+    for m in members:
+        provider_sums[m.owner_id] = provider_sums.get(m.owner_id, 0.0) + dataset_sums[m.id]
+    mine = {m.id: i for i, m in enumerate(members) if m.owner_id == actor.id}
+    rows = {d: values[bounds[i] : bounds[i + 1]].tolist() for d, i in mine.items()}
+    suspects = {
+        d: [int(r) for r in np.flatnonzero(masks[i])[shapley.suspects(rows[d])]] for d, i in mine.items()
+    }
+    shares: dict[str, Any] = {}
+    if product is not None and product.split == "shapley":
+        shares = {"basis": "shapley", "weights": shapley_weights(provider_sums)}
+    digest = hashlib.sha256(validation.read_bytes()).hexdigest()
+    with node.transaction() as s:
+        vid = new_id("val")
+        record = {
+            "valuation_id": vid,
+            "target_id": target_id,
+            "method": method,
+            "k": k,
+            "tmc": {"permutations": permutations, "seed": seed} if method == "tmc-shapley" else None,
+            "target": target,
+            "features": names,
+            "validation_sha256": digest,
+            "validation_rows": val.num_rows,
+            "datasets": [
+                {"dataset_id": m.id, "digest": m.digest, "provider_id": m.owner_id} for m in members
+            ],
+            "dataset_sums": {d: repr(v) for d, v in dataset_sums.items()},
+            "provider_sums": {p: repr(v) for p, v in provider_sums.items()},
+            "shares": shares,
+        }
+        entry = node.log.append(s, "valuation.computed", record, actor=actor.id)
+        if shares:
+            get_product_row(s, target_id).shares = shares | {"valuation_id": vid}
+        s.add(
+            ValuationRow(
+                id=vid,
+                target_id=target_id,
+                requested_by=actor.id,
+                method=method,
+                params={
+                    "k": k,
+                    "permutations": permutations,
+                    "seed": seed,
+                    "target": target,
+                    "features": names,
+                    "validation_sha256": digest,
+                },
+                result={
+                    "dataset_sums": dataset_sums,
+                    "provider_sums": provider_sums,
+                    "total_value": total,
+                    "suspects": {d: v[:1000] for d, v in suspects.items()},
+                },
+                created_at=utc_now(),
+                log_index=entry.index,
+            )
+        )
+        node.log.checkpoint(s)
+    if out is not None:
+        write_values(out, [(t, mask, rows.get(d)) for (d, _p, t), mask in zip(tables, masks, strict=True)])
+    return Valuation(
+        vid, target_id, method, k, dataset_sums, provider_sums, shares, total, entry.index, rows, suspects
+    )
+
+
+def write_values(out: Path, parts: list[tuple[pa.Table, NDArray[np.bool_], list[float] | None]]) -> None:
+    """Writes the acting owner's rows with a ``value`` column (CSV or Parquet by suffix)."""
+    tables = []
+    for table, mask, values in parts:
+        if values is None:
+            continue
+        full = np.zeros(table.num_rows)
+        full[mask] = values
+        tables.append(table.append_column("value", pa.array(full)))
+    if not tables:
+        raise Forbidden("none of the valued rows are yours: per-row values go to their owner only")
+    result = pa.concat_tables(tables, promote_options="default")
+    if out.suffix.lower() == ".parquet":
+        pq.write_table(result, out)
+    else:
+        pacsv.write_csv(result, out)

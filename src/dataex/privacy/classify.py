@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from dataex.catalog.datasets import get_dataset_row
-from dataex.db.models import ClassificationRow, DatasetRow, PartyRow
-from dataex.errors import Forbidden, InvalidInput, NotFound, PartyNotFound
+from dataex.db.models import ClassificationRow
+from dataex.errors import InvalidInput, NotFound
+from dataex.identity.parties import Party, get_party
 from dataex.ledger.log import iso, utc_now
+from dataex.policy import check
 from dataex.privacy.columns import Detection, FieldResult, dataset_grade, detect_parquet
 from dataex.privacy.grading import FIELD_TYPES, grade_of
 
@@ -53,15 +55,12 @@ class Classification:
         return {"grade": self.grade, "fields": [dict(f) for f in self.fields]}
 
 
-def _authorize(session: Session, dataset: DatasetRow, actor: str) -> None:
-    """Only the dataset's owner or an operator may change its classification."""
+def _party(node: Node, actor: str) -> Party | None:
+    """The acting party of ``actor`` (a party id; ``"operator"``: the local operator, ``None``)."""
     if actor == OPERATOR:
-        return
-    party = session.get(PartyRow, actor)
-    if party is None:
-        raise PartyNotFound(actor)
-    if party.role != "operator" and party.id != dataset.owner_id:
-        raise Forbidden(f"only the owner of {dataset.id} or the operator may change its classification")
+        return None
+    with node.session() as s:
+        return get_party(s, actor)  # PartyNotFound
 
 
 def _fields_with_overrides(
@@ -110,10 +109,10 @@ def classify_dataset(node: Node, dataset_id: str, *, actor: str | None = None) -
     ``actor`` None means the node itself (after registration); a party must own the dataset or be
     the operator.
     """
+    if actor is not None:
+        check(node, _party(node, actor), "classify", dataset_id)
     with node.session() as s:
         dataset = get_dataset_row(s, dataset_id)
-        if actor is not None:
-            _authorize(s, dataset, actor)
         src = node.store.url(dataset.file_sha256)
         columns = [(str(c["name"]), str(c["type"])) for c in dataset.columns]
     detection: Detection = detect_parquet(src, columns)
@@ -141,17 +140,24 @@ def classify_dataset(node: Node, dataset_id: str, *, actor: str | None = None) -
         return Classification.of(row)
 
 
-def find_classification(node: Node, dataset_id: str) -> Classification | None:
-    """The stored classification, or None when the dataset has not been classified yet."""
+def find_classification(
+    node: Node, dataset_id: str, *, viewer: Party | None = None
+) -> Classification | None:
+    """The stored classification, or None when the dataset has not been classified yet.
+
+    It holds no values; ``viewer`` reads it where it may read the dataset's catalog entry (a
+    private dataset of another party: ``DatasetNotFound``, as for an unknown id).
+    """
+    check(node, viewer, "read_metadata", dataset_id)
     with node.session() as s:
         get_dataset_row(s, dataset_id)
         row = s.get(ClassificationRow, dataset_id)
         return Classification.of(row) if row is not None else None
 
 
-def get_classification(node: Node, dataset_id: str) -> Classification:
+def get_classification(node: Node, dataset_id: str, *, viewer: Party | None = None) -> Classification:
     """The stored classification; ``NotFound`` when there is none yet."""
-    found = find_classification(node, dataset_id)
+    found = find_classification(node, dataset_id, viewer=viewer)
     if found is None:
         raise NotFound(
             f"dataset {dataset_id} has not been classified yet; run `dataex classify {dataset_id}`",
@@ -171,18 +177,15 @@ def override(
         raise InvalidInput(f"the reason is longer than {MAX_REASON} characters")
     if type not in FIELD_TYPES:
         raise InvalidInput(f"unknown type {type!r}; use one of {', '.join(FIELD_TYPES)}", type=type)
+    check(node, _party(node, actor), "classify", dataset_id)
     with node.session() as s:
-        dataset = get_dataset_row(s, dataset_id)
-        _authorize(s, dataset, actor)
-        names = [str(c["name"]) for c in dataset.columns]
+        names = [str(c["name"]) for c in get_dataset_row(s, dataset_id).columns]
     if field not in names:
         raise InvalidInput(f"dataset {dataset_id} has no field {field!r}; its fields: {', '.join(names)}")
     if find_classification(node, dataset_id) is None:
         classify_dataset(node, dataset_id, actor=actor)
     with node.transaction() as s:
         node.log.lock(s)
-        dataset = get_dataset_row(s, dataset_id)
-        _authorize(s, dataset, actor)
         row = s.get(ClassificationRow, dataset_id)
         assert row is not None  # classified just above; rows are never deleted
         current = Classification.of(row)

@@ -20,6 +20,7 @@ from typing import Any, Final
 import duckdb
 
 from dataex.engines.duckdb import quiet_connect
+from dataex.engines.sql import quote_ident
 from dataex.privacy.detect import RECOGNIZERS, Recognizer, find_all
 from dataex.privacy.detect.identity import resident_id_birth_date
 from dataex.privacy.detect.people import parse_date
@@ -88,13 +89,9 @@ class _Guess:
     spans: dict[str, int] | None = None
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _sample(con: duckdb.DuckDBPyConnection, src: str, column: str, size: int, seed: int) -> Counter[str]:
     """Counts of the distinct values in a reservoir sample of the column's non-null values."""
-    col = _quote(column)
+    col = quote_ident(column)
     rows = con.execute(
         f"SELECT v, count(*) FROM (SELECT trim(CAST({col} AS VARCHAR)) AS v FROM "
         f"(SELECT {col} FROM read_parquet(?) WHERE {col} IS NOT NULL) "
@@ -187,7 +184,7 @@ def _minors(
     limit = dt.date(today.year - MINOR_AGE, today.month, min(today.day, 28))
     for name, sql_type in columns:
         if _AGE_HINT.search(name) and sql_type.upper().startswith(_INT_TYPES):
-            col = _quote(name)
+            col = quote_ident(name)
             young = con.execute(
                 f"SELECT count(*) FROM read_parquet(?) WHERE {col} >= 0 AND {col} < {MINOR_AGE}", [src]
             ).fetchone()

@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
+from dataex.engines.sql import quote_ident
 from dataex.errors import InvalidInput
 from dataex.identity import keys
 from dataex.privacy.detect.gazetteer import CITIES, PROVINCES
@@ -140,11 +141,6 @@ def suppress(_value: object) -> None:
 
 
 # -- DuckDB SQL --------------------------------------------------------------------------------------
-
-
-def quote_ident(column: str) -> str:
-    """A DuckDB identifier, double-quoted."""
-    return '"' + column.replace('"', '""') + '"'
 
 
 def mask_sql(column: str, kind: str) -> str:

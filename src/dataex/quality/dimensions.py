@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from dataex.engines.sql import quote_ident
 from dataex.quality.formats import valid_sql
-from dataex.quality.profile import Profile, quote
+from dataex.quality.profile import Profile
 from dataex.quality.rules import Rule
 
 DIMENSIONS = ("normativity", "completeness", "accuracy", "consistency", "timeliness", "accessibility")
@@ -100,7 +101,7 @@ def checks(p: Profile, ctx: Context) -> dict[str, str]:
     """Pass-2 aggregate expressions for the dimensions (merged with histograms and rules)."""
     out: dict[str, str] = {}
     for col, kind in ctx.formats.items():
-        q = quote(col)
+        q = quote_ident(col)
         out[f"bad:{col}"] = (
             f"count(*) FILTER (WHERE {q} IS NOT NULL AND trim({q}::VARCHAR) <> '' "
             f"AND NOT coalesce({valid_sql(kind, q)}, false))"
@@ -109,12 +110,12 @@ def checks(p: Profile, ctx: Context) -> dict[str, str]:
         q1, q3 = c.stats.get("q1"), c.stats.get("q3")
         if q1 is not None and q3 is not None and q3 > q1:
             lo, hi = q1 - IQR_FENCE * (q3 - q1), q3 + IQR_FENCE * (q3 - q1)
-            q = quote(c.name)
+            q = quote_ident(c.name)
             out[f"out:{c.name}"] = f"count(*) FILTER (WHERE {q} < {lo!r} OR {q} > {hi!r})"
     keys = _key_columns(p)
     rest = [c.name for c in p.columns if c.name not in keys]
     if keys and len(rest) >= 3:
-        out["near_distinct"] = f"count(DISTINCT hash({', '.join(quote(c) for c in rest)}))"
+        out["near_distinct"] = f"count(DISTINCT hash({', '.join(quote_ident(c) for c in rest)}))"
     out.update(_cross_exprs(p, ctx))
     return out
 
@@ -123,19 +124,19 @@ def _cross_exprs(p: Profile, ctx: Context) -> dict[str, str]:
     roles = ctx.cross
     if not roles:
         return {}
-    v = f"upper(trim({quote(roles['id'])}))"
-    ok = f"(length({v}) = 18 AND coalesce({valid_sql('cn_resident_id', quote(roles['id']))}, false))"
+    v = f"upper(trim({quote_ident(roles['id'])}))"
+    ok = f"(length({v}) = 18 AND coalesce({valid_sql('cn_resident_id', quote_ident(roles['id']))}, false))"
     born = f"try_strptime(substr({v}, 7, 8), '%Y%m%d')::DATE"
     out: dict[str, str] = {}
     if "sex" in roles:
-        s = quote(roles["sex"])
+        s = quote_ident(roles["sex"])
         on = f"{ok} AND {s} IN {_KNOWN_SEX}"
         male = f"((ascii(substr({v}, 17, 1)) - 48) % 2 = 1)"
         out["x:sex:checked"] = f"count(*) FILTER (WHERE {on})"
         out["x:sex:bad"] = f"count(*) FILTER (WHERE {on} AND {male} <> ({s} IN {_MALE}))"
     if "age" in roles:
         ref = (newest_date(p) or ctx.now.date()).isoformat()
-        a = quote(roles["age"])
+        a = quote_ident(roles["age"])
         age = (
             f"(year(DATE '{ref}') - year({born}) - "
             f"(strftime(DATE '{ref}', '%m%d') < strftime({born}, '%m%d'))::INTEGER)"
@@ -144,7 +145,7 @@ def _cross_exprs(p: Profile, ctx: Context) -> dict[str, str]:
         out["x:age:checked"] = f"count(*) FILTER (WHERE {on})"
         out["x:age:bad"] = f"count(*) FILTER (WHERE {on} AND abs({a} - {age}) > 1)"
     if "birth" in roles:
-        b = quote(roles["birth"])
+        b = quote_ident(roles["birth"])
         on = f"{ok} AND {b} IS NOT NULL"
         out["x:birth:checked"] = f"count(*) FILTER (WHERE {on})"
         out["x:birth:bad"] = f"count(*) FILTER (WHERE {on} AND {b}::DATE <> {born})"

@@ -18,8 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dataex.engines.sql import quote_ident
 from dataex.errors import InvalidInput
-from dataex.quality.profile import Profile, quote
+from dataex.quality.profile import Profile
 
 if TYPE_CHECKING:
     import duckdb
@@ -57,7 +58,7 @@ def _load(con: duckdb.DuckDBPyConnection, p: Profile, target: str, cols: list[st
     kinds = {c.name: c.kind for c in p.columns}
 
     def expr(name: str) -> str:
-        q = quote(name)
+        q = quote_ident(name)
         if kinds[name] == "date":
             return f"(epoch({q}) / 86400)::DOUBLE AS {q}"
         if kinds[name] == "bool":
@@ -65,9 +66,10 @@ def _load(con: duckdb.DuckDBPyConnection, p: Profile, target: str, cols: list[st
         return q
 
     step = max(1, -(-p.rows // MAX_ROWS))
-    select = ", ".join(["file_row_number", *(expr(c) for c in cols), f"{quote(target)}::VARCHAR AS __label"])
+    label = f"{quote_ident(target)}::VARCHAR AS __label"
+    select = ", ".join(["file_row_number", *(expr(c) for c in cols), label])
     return con.execute(
-        f"SELECT {select} FROM t WHERE {quote(target)} IS NOT NULL AND file_row_number % {step} = 0 "
+        f"SELECT {select} FROM t WHERE {quote_ident(target)} IS NOT NULL AND file_row_number % {step} = 0 "
         "ORDER BY file_row_number"
     ).df()
 

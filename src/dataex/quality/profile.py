@@ -17,6 +17,7 @@ from typing import Any, Literal
 import duckdb
 
 from dataex.engines.duckdb import quiet_connect
+from dataex.engines.sql import quote_ident, quote_literal
 
 Kind = Literal["number", "string", "date", "bool", "other"]
 HISTOGRAM_BINS = 20
@@ -26,16 +27,6 @@ SAMPLE_ROWS = 2000
 """Rows read from the start of the file to detect value formats when no classification is stored."""
 
 _NUMBER = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "UBIGINT")
-
-
-def quote(name: str) -> str:
-    """A DuckDB identifier, quoted."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def literal(value: str) -> str:
-    """A DuckDB string literal."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def kind_of(duck_type: str) -> Kind:
@@ -84,7 +75,7 @@ class Profile:
 def connect(path: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the dataset as view ``t`` (``file_row_number`` = position)."""
     con = quiet_connect()
-    con.execute(f"CREATE VIEW t AS SELECT * FROM read_parquet({literal(str(path))}, file_row_number = true)")
+    con.execute(f"CREATE VIEW t AS SELECT * FROM read_parquet({quote_literal(path)}, file_row_number = true)")
     return con
 
 
@@ -100,7 +91,7 @@ def aggregate(con: duckdb.DuckDBPyConnection, exprs: dict[str, str]) -> dict[str
 
 
 def _column_exprs(i: int, c: ColumnProfile) -> dict[str, str]:
-    q = quote(c.name)
+    q = quote_ident(c.name)
     out = {f"{i}.nulls": f"count(*) - count({q})", f"{i}.distinct": f"approx_count_distinct({q})"}
     if c.kind == "string":
         out[f"{i}.empties"] = f"count(*) FILTER (WHERE trim({q}) = '')"
@@ -125,9 +116,9 @@ def profile(con: duckdb.DuckDBPyConnection, columns: list[tuple[str, str]]) -> P
     exprs: dict[str, str] = {"rows": "count(*)"}
     for i, c in enumerate(cols):
         exprs.update(_column_exprs(i, c))
-    every = " AND ".join(f"{quote(c.name)} IS NOT NULL" for c in cols) or "true"
+    every = " AND ".join(f"{quote_ident(c.name)} IS NOT NULL" for c in cols) or "true"
     exprs["complete"] = f"count(*) FILTER (WHERE {every})"
-    exprs["distinct_rows"] = f"count(DISTINCT hash({', '.join(quote(c.name) for c in cols)}))"
+    exprs["distinct_rows"] = f"count(DISTINCT hash({', '.join(quote_ident(c.name) for c in cols)}))"
     got = aggregate(con, exprs)
     for i, c in enumerate(cols):
         c.nulls = int(got[f"{i}.nulls"])
@@ -147,7 +138,7 @@ def histogram_exprs(p: Profile) -> dict[str, str]:
     """Pass-2 expressions: equal-width bins for numbers, value counts for categorical strings."""
     out: dict[str, str] = {}
     for c in p.columns:
-        q = quote(c.name)
+        q = quote_ident(c.name)
         lo, hi = c.stats.get("min"), c.stats.get("max")
         if c.kind == "number" and lo is not None and hi is not None:
             width = (hi - lo) / HISTOGRAM_BINS or 1.0
@@ -180,7 +171,7 @@ def sample(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, list[s
     """Up to ``SAMPLE_ROWS`` non-empty values of each named column, from the start of the file."""
     out: dict[str, list[str]] = {}
     for name in names:
-        q = quote(name)
+        q = quote_ident(name)
         rows = con.execute(
             f"SELECT {q}::VARCHAR FROM t WHERE {q} IS NOT NULL AND trim({q}::VARCHAR) <> '' "
             f"LIMIT {SAMPLE_ROWS}"

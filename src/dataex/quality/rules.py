@@ -30,8 +30,8 @@ import yaml
 from sqlglot import exp, parse
 from sqlglot.errors import ParseError
 
+from dataex.engines.sql import quote_ident, quote_literal
 from dataex.errors import InvalidInput
-from dataex.quality.profile import literal, quote
 
 RULE_KINDS = ("not_null", "unique", "between", "in_set", "matches", "valid", "expr")
 ROW_LIMIT = 100
@@ -147,7 +147,7 @@ def _unique_columns(
 
 
 def _predicate(kind: str, arg: Any, col: str, typ: str, name: str, line: int) -> str:
-    q = quote(col)
+    q = quote_ident(col)
     if kind == "not_null":
         if arg is not True:
             raise _fail(line, "not_null takes `true`", name)
@@ -160,7 +160,7 @@ def _predicate(kind: str, arg: Any, col: str, typ: str, name: str, line: int) ->
     if kind == "in_set":
         if not (isinstance(arg, list) and arg):
             raise _fail(line, "in_set takes a non-empty list of values", name)
-        values = ", ".join(literal(str(a)) for a in arg)
+        values = ", ".join(quote_literal(str(a)) for a in arg)
         return f"({q} IS NOT NULL AND {q}::VARCHAR NOT IN ({values}))"
     if kind == "matches":
         if not isinstance(arg, str):
@@ -169,7 +169,7 @@ def _predicate(kind: str, arg: Any, col: str, typ: str, name: str, line: int) ->
             re.compile(arg)
         except re.error as e:
             raise _fail(line, f"bad regular expression ({e})", name) from e
-        return f"({q} IS NOT NULL AND NOT regexp_matches({q}::VARCHAR, {literal(arg)}))"
+        return f"({q} IS NOT NULL AND NOT regexp_matches({q}::VARCHAR, {quote_literal(arg)}))"
     return _valid_predicate(arg, q, name, line)
 
 
@@ -220,9 +220,9 @@ def rule_exprs(rules: list[Rule]) -> dict[str, str]:
     out: dict[str, str] = {}
     for i, r in enumerate(rules):
         if r.kind == "unique":
-            cols = ", ".join(quote(c) for c in r.columns)
+            cols = ", ".join(quote_ident(c) for c in r.columns)
             key = f"({cols})" if len(r.columns) > 1 else cols
-            present = " AND ".join(f"{quote(c)} IS NOT NULL" for c in r.columns)
+            present = " AND ".join(f"{quote_ident(c)} IS NOT NULL" for c in r.columns)
             out[f"rule:{i}"] = f"count(*) FILTER (WHERE {present}) - count(DISTINCT {key})"
         else:
             out[f"rule:{i}"] = f"count(*) FILTER (WHERE {r.violation})"
@@ -232,8 +232,8 @@ def rule_exprs(rules: list[Rule]) -> dict[str, str]:
 
 def unique_rows_sql(rule: Rule) -> str:
     """Positions of rows that repeat a key (every row of a repeated key), first ``ROW_LIMIT``."""
-    cols = ", ".join(quote(c) for c in rule.columns)
-    present = " AND ".join(f"{quote(c)} IS NOT NULL" for c in rule.columns)
+    cols = ", ".join(quote_ident(c) for c in rule.columns)
+    present = " AND ".join(f"{quote_ident(c)} IS NOT NULL" for c in rule.columns)
     return (
         f"SELECT file_row_number FROM (SELECT file_row_number, count(*) OVER (PARTITION BY {cols}) AS n "
         f"FROM t WHERE {present}) WHERE n > 1 ORDER BY 1 LIMIT {ROW_LIMIT}"

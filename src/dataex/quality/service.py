@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from dataex.catalog.datasets import Dataset, get_dataset_row
-from dataex.catalog.metadata import ANONYMOUS, Metadata, Viewer, check_readable, read_metadata
+from dataex.catalog.metadata import Metadata, Viewer, read_metadata
 from dataex.db.models import ClassificationRow, QualityReportRow
-from dataex.errors import Forbidden, InputFileNotFound, NotFound
+from dataex.errors import InputFileNotFound, NotFound
 from dataex.ledger.log import utc_now
+from dataex.policy import allows, check
 from dataex.quality import dimensions as dims
 from dataex.quality import formats, labels, profile, rules
 from dataex.quality.report import public_view, render_html
@@ -52,10 +53,9 @@ class _Inputs:
 
 
 def _load(node: Node, dataset_id: str, actor: Party | None) -> _Inputs:
+    check(node, actor, "evaluate_quality", dataset_id)
     with node.session() as s:
         row = get_dataset_row(s, dataset_id)
-        if actor is not None and not actor.is_operator and actor.id != row.owner_id:
-            raise Forbidden(f"only the owner of {dataset_id} (or the operator) may evaluate its quality")
         meta = read_metadata(s, dataset_id)
         cls = s.get(ClassificationRow, dataset_id)
         fields = list(cls.fields) if cls is not None else None
@@ -277,17 +277,11 @@ def evaluate(
     return QualityReport(dataset_id, report["grade"], report, computed_at)
 
 
-def _may_see_all(owner_id: str, viewer: Viewer) -> bool:
-    return viewer is None or (
-        viewer != ANONYMOUS and not isinstance(viewer, str) and (viewer.is_operator or viewer.id == owner_id)
-    )
-
-
 def get_report(node: Node, dataset_id: str, *, viewer: Viewer = None) -> dict[str, Any]:
     """The stored report: the full view for the owner and the operator (``None``), else the public view."""
+    check(node, viewer, "read_metadata", dataset_id)
+    full = allows(node, viewer, "read_details", dataset_id)
     with node.session() as s:
-        dataset = get_dataset_row(s, dataset_id)
-        check_readable(dataset, read_metadata(s, dataset_id), viewer)
         row = s.get(QualityReportRow, dataset_id)
         if row is None:
             raise NotFound(
@@ -295,8 +289,7 @@ def get_report(node: Node, dataset_id: str, *, viewer: Viewer = None) -> dict[st
             )
         report = dict(row.report)
         report["computed_at"] = row.computed_at.isoformat().replace("+00:00", "Z")
-        owner_id = dataset.owner_id
-    return report if _may_see_all(owner_id, viewer) else public_view(report)
+    return report if full else public_view(report)
 
 
 def get_report_html(node: Node, dataset_id: str, *, viewer: Viewer = None) -> str:

@@ -14,7 +14,7 @@ others, and are re-exported here.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from dataex.errors import (
     BadResponse,
@@ -26,10 +26,9 @@ from dataex.errors import (
     UnsupportedOperation,
     WaitTimeout,
 )
+from dataex.sdk.transport import Transport
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from dataex.sdk.objects import Contract, Dataset, Offer
 
 API_VERSION = 1
@@ -95,32 +94,6 @@ def validation_error(body: dict[str, Any]) -> InvalidInput:
     else:
         message = str(detail or "the request is invalid")
     return InvalidInput(message, detail=detail)
-
-
-# -- the transport interface ----------------------------------------------------------------------------
-class Transport(Protocol):
-    """What a client needs from a node; every value is JSON-shaped (the HTTP API's bodies)."""
-
-    where: str
-
-    def whoami(self) -> dict[str, Any]: ...
-    def search(self, q: str, *, limit: int) -> dict[str, Any]: ...
-    def list_datasets(self, *, owner: str | None) -> list[dict[str, Any]]: ...
-    def get_dataset(self, dataset_id: str) -> dict[str, Any]: ...
-    def register(
-        self, path: Path, *, title: str, license: str, rights: list[str] | None, owner: str | None
-    ) -> dict[str, Any]: ...
-    def quality(self, dataset_id: str) -> dict[str, Any]: ...
-    def set_privacy(self, dataset_id: str, body: dict[str, Any]) -> dict[str, Any]: ...
-    def list_offers(self, *, dataset_id: str | None) -> list[dict[str, Any]]: ...
-    def create_offer(self, body: dict[str, Any]) -> dict[str, Any]: ...
-    def request_contract(self, offer_id: str, *, purpose: str, note: str) -> dict[str, Any]: ...
-    def get_contract(self, contract_id: str) -> dict[str, Any]: ...
-    def list_contracts(self, *, dataset_id: str | None) -> list[dict[str, Any]]: ...
-    def decide(self, contract_id: str, event: str, *, reason: str | None) -> dict[str, Any]: ...
-    def query(self, contract_id: str, *, sql: str, epsilon: float) -> dict[str, Any]: ...
-    def extract(self, contract_id: str) -> pa.Table: ...
-    def close(self) -> None: ...
 
 
 class Client:

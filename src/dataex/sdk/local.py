@@ -76,10 +76,6 @@ class LocalTransport:
     def register(
         self, path: Path, *, title: str, license: str, rights: list[str] | None, owner: str | None
     ) -> dict[str, Any]:
-        from dataex.errors import Forbidden
-
-        if not self.party.is_operator and owner not in (None, self.party.id):
-            raise Forbidden("a party registers data for itself only")
         reg = self.ex.register(
             path,
             owner=owner or self.party.id,
@@ -88,6 +84,7 @@ class LocalTransport:
             rights=rights if rights is not None else list(_DEFAULT_RIGHTS),
             actor=self.party.id,
             source_name=path.name,
+            acting=self.party,
         )
         d = reg.dataset
         return {"id": d.id, "digest": d.digest, "rows": d.rows, "created": reg.created}
@@ -111,7 +108,7 @@ class LocalTransport:
     def list_offers(self, *, dataset_id: str | None) -> list[dict[str, Any]]:
         from dataex.contracts.offers import list_offers
 
-        out: list[dict[str, Any]] = plain(list_offers(self.ex, dataset_id=dataset_id))
+        out: list[dict[str, Any]] = plain(list_offers(self.ex, viewer=self.party, dataset_id=dataset_id))
         return out
 
     def create_offer(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from dataex.errors import ContractNotApproved, WaitTimeout
 
@@ -23,7 +23,15 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from dataex.sdk.client import Client
+    from dataex.sdk.transport import Transport
+
+
+class HasTransport(Protocol):
+    """What an object needs of the :class:`dataex.sdk.client.Client` that built it: its transport."""
+
+    @property
+    def transport(self) -> Transport: ...
+
 
 FINAL_STATES = frozenset({"rejected", "expired", "revoked", "exhausted"})
 USABLE_STATES = frozenset({"approved", "active"})
@@ -84,7 +92,7 @@ class Offer:
 class Dataset:
     """A dataset in the catalog. From ``search`` it also carries ``score`` and ``snippet``."""
 
-    def __init__(self, client: Client, body: dict[str, Any], *, full: bool) -> None:
+    def __init__(self, client: HasTransport, body: dict[str, Any], *, full: bool) -> None:
         self._client = client
         self._body = body
         self._full = full
@@ -96,11 +104,11 @@ class Dataset:
         self.snippet: str | None = body.get("snippet")
 
     @classmethod
-    def from_json(cls, client: Client, body: dict[str, Any]) -> Dataset:
+    def from_json(cls, client: HasTransport, body: dict[str, Any]) -> Dataset:
         return cls(client, body, full=True)
 
     @classmethod
-    def from_hit(cls, client: Client, hit: dict[str, Any]) -> Dataset:
+    def from_hit(cls, client: HasTransport, hit: dict[str, Any]) -> Dataset:
         return cls(client, hit, full=False)
 
     def __repr__(self) -> str:
@@ -204,12 +212,12 @@ class Dataset:
 class Contract:
     """A contract between the acting party and a provider, under one offer."""
 
-    def __init__(self, client: Client, body: dict[str, Any]) -> None:
+    def __init__(self, client: HasTransport, body: dict[str, Any]) -> None:
         self._client = client
         self._update(body)
 
     @classmethod
-    def from_json(cls, client: Client, body: dict[str, Any]) -> Contract:
+    def from_json(cls, client: HasTransport, body: dict[str, Any]) -> Contract:
         return cls(client, body)
 
     def _update(self, body: dict[str, Any]) -> None:

@@ -292,6 +292,6 @@ def _seg(value: str) -> str:
 
 
 def _client_version() -> str:
-    from dataex import __version__
+    from dataex.version import __version__
 
     return __version__

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dataex.catalog.digest import quote_literal
+from dataex.engines.sql import quote_literal
 from dataex.identity.parties import new_id
 
 

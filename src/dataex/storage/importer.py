@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import python_calamine
 
+from dataex.engines.sql import quote_ident, quote_literal
 from dataex.errors import (
     BadFile,
     DataexError,
@@ -185,18 +186,10 @@ def _duckdb(scratch: _Scratch) -> Iterator[duckdb.DuckDBPyConnection]:
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone = 'UTC'")
-        con.execute(f"SET temp_directory = {_lit(scratch.path('.duckdb-tmp'))}")
+        con.execute(f"SET temp_directory = {quote_literal(scratch.path('.duckdb-tmp'))}")
         yield con
     finally:
         con.close()
-
-
-def _lit(value: str | Path) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _options(options: dict[str, str]) -> str:
@@ -211,17 +204,19 @@ def _first_line(error: BaseException, *, hide: Path | None = None, name: str = "
 
 
 def _copy(con: duckdb.DuckDBPyConnection, select: str, out: Path) -> int:
-    row = con.execute(f"COPY ({select}) TO {_lit(out)} (FORMAT parquet, COMPRESSION zstd)").fetchone()
+    row = con.execute(
+        f"COPY ({select}) TO {quote_literal(out)} (FORMAT parquet, COMPRESSION zstd)"
+    ).fetchone()
     return int(row[0]) if row is not None else 0
 
 
 def _aliased(source: str, duck_names: Sequence[str], names: Sequence[str]) -> str:
-    cols = ", ".join(f"{_ident(d)} AS {_ident(n)}" for d, n in zip(duck_names, names, strict=True))
+    cols = ", ".join(f"{quote_ident(d)} AS {quote_ident(n)}" for d, n in zip(duck_names, names, strict=True))
     return f"SELECT {cols} FROM {source}"
 
 
 def _describe(con: duckdb.DuckDBPyConnection, out: Path) -> list[Column]:
-    rows = con.execute(f"DESCRIBE SELECT * FROM read_parquet({_lit(out)})").fetchall()
+    rows = con.execute(f"DESCRIBE SELECT * FROM read_parquet({quote_literal(out)})").fetchall()
     return [Column(str(r[0]), str(r[1])) for r in rows]
 
 
@@ -405,7 +400,7 @@ class _Reject:
 
 def _import_csv(source: Path, out: Path, scratch: _Scratch, fmt: str) -> ImportResult:
     name = source.name
-    options = {"delim": _lit("\t")} if fmt == "tsv" else {"quote": _lit('"')}
+    options = {"delim": quote_literal("\t")} if fmt == "tsv" else {"quote": quote_literal('"')}
     text = _open_text(source, scratch, name, ".csv")
     try:
         rows, columns = _delimited_to_parquet(text, out, scratch, name, options)
@@ -452,7 +447,7 @@ def _sniff(con: duckdb.DuckDBPyConnection, text: _Text, options: dict[str, str],
         # a header that contains a usual delimiter says otherwise.
         guess = _header_delimiter(text.head)
         if guess is not None:
-            dialect = _sniff_once(con, text.path, {**options, "delim": _lit(guess)}, name)
+            dialect = _sniff_once(con, text.path, {**options, "delim": quote_literal(guess)}, name)
     return dialect
 
 
@@ -460,7 +455,7 @@ def _sniff_once(con: duckdb.DuckDBPyConnection, path: Path, options: dict[str, s
     opts = {"header": "true", "store_rejects": "true", **options}
     sql = (
         f"SELECT Delimiter, Quote, Escape, NewLineDelimiter, Columns "
-        f"FROM sniff_csv({_lit(path)}, {_options(opts)})"
+        f"FROM sniff_csv({quote_literal(path)}, {_options(opts)})"
     )
     try:
         row = con.execute(sql).fetchone()
@@ -474,11 +469,11 @@ def _sniff_once(con: duckdb.DuckDBPyConnection, path: Path, options: dict[str, s
     delimiter, quote, escape = (_unempty(v) for v in row[:3])
     if quote == '"' and not escape:
         escape = '"'  # RFC 4180: a quote inside a quoted field is doubled
-    fixed = {"skip": options["skip"], "delim": _lit(delimiter)}
+    fixed = {"skip": options["skip"], "delim": quote_literal(delimiter)}
     if quote:
-        fixed["quote"] = _lit(quote)
+        fixed["quote"] = quote_literal(quote)
     if escape:
-        fixed["escape"] = _lit(escape)
+        fixed["escape"] = quote_literal(escape)
     newline = b"\r" if str(row[3]) == "\\r" else b"\n"
     return _Dialect(fixed, delimiter, quote, escape, newline, [str(c["name"]) for c in row[4]])
 
@@ -536,13 +531,13 @@ def _csv_select(path: Path, dialect: _Dialect, names: list[str], as_text: set[st
         "header": "true",
         **dialect.options,
         "store_rejects": "true",
-        "rejects_table": _lit(f"dataex_rejects_{attempt}"),
-        "rejects_scan": _lit(f"dataex_scans_{attempt}"),
+        "rejects_table": quote_literal(f"dataex_rejects_{attempt}"),
+        "rejects_scan": quote_literal(f"dataex_scans_{attempt}"),
         "rejects_limit": str(_REJECTS_LIMIT),
     }
     if as_text:
-        opts["types"] = "{" + ", ".join(f"{_lit(c)}: 'VARCHAR'" for c in sorted(as_text)) + "}"
-    return _aliased(f"read_csv({_lit(path)}, {_options(opts)})", dialect.names, names)
+        opts["types"] = "{" + ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in sorted(as_text)) + "}"
+    return _aliased(f"read_csv({quote_literal(path)}, {_options(opts)})", dialect.names, names)
 
 
 def _rejects(con: duckdb.DuckDBPyConnection, attempt: int) -> list[_Reject]:
@@ -670,7 +665,7 @@ def _check_keys(keys: Iterable[str], seen: dict[str, str], name: str) -> None:
 def _json_to_parquet(text: _Text, out: Path, scratch: _Scratch, name: str) -> tuple[int, list[Column]]:
     with _duckdb(scratch) as con:
         for sample in ("", ", sample_size=-1"):
-            source = f"read_json({_lit(text.path)}, format='newline_delimited'{sample})"
+            source = f"read_json({quote_literal(text.path)}, format='newline_delimited'{sample})"
             try:
                 described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
                 _check_json_shape(described, name)
@@ -740,7 +735,7 @@ def _import_parquet(source: Path, out: Path, scratch: _Scratch, fmt: str) -> Imp
         raise BadFile(f"cannot read {name} as Parquet: {_first_line(e)}; give a valid Parquet file") from e
     names = _canonical_names(raw, name)
     with _duckdb(scratch) as con:
-        read = f"read_parquet({_lit(source)})"
+        read = f"read_parquet({quote_literal(source)})"
         try:
             duck = [str(r[0]) for r in con.execute(f"DESCRIBE SELECT * FROM {read}").fetchall()]
             rows = _copy(con, _aliased(read, duck, names), out)
@@ -760,7 +755,7 @@ def _import_xlsx(source: Path, out: Path, scratch: _Scratch, fmt: str) -> Import
     _xlsx_to_csv(source, converted, name)
     head_bytes, whole = _read_head(converted)
     text = _Text(converted, "utf-8", _decode(head_bytes, "utf-8", final=whole), whole)
-    options = {"delim": _lit(","), "quote": _lit('"'), "escape": _lit('"')}
+    options = {"delim": quote_literal(","), "quote": quote_literal('"'), "escape": quote_literal('"')}
     rows, columns = _delimited_to_parquet(text, out, scratch, name, options)
     return _finish(name, rows, columns, fmt, None, header=True)
 

@@ -1,9 +1,10 @@
-"""``mount_web``: adds the console's pages, static files and HTML error pages to the API app.
+"""``mount_web``: adds the console's pages, static files and HTML error pages to an app.
 
-Errors become pages in one place (here), as the API's become JSON in ``api.app``: a DataexError
-raised under a web route renders ``error.html`` with its status; under an API route the API's own
-handler still answers with the JSON envelope. Unknown paths get the friendly 404 page when the
-client asks for HTML, and FastAPI's JSON otherwise.
+The console needs nothing from the app it is mounted on but FastAPI: ``dataex.server`` builds the
+HTTP API's app and mounts the console on it. Errors become pages in one place (here): a DataexError
+raised under a web route renders ``error.html`` with its status; under any other route the app's
+own handler (the API's JSON envelope) still answers. Unknown paths get the friendly 404 page when
+the client asks for HTML, and the app's own answer otherwise.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ WEB_TAG = "web"
 
 
 def mount_web(app: FastAPI, ex: Exchange) -> None:
-    """Adds the web console to ``app`` (built by ``api.app.create_app`` for the same ``ex``)."""
+    """Adds the web console for ``ex`` to ``app``, after the app's own error handlers: those keep
+    answering under the app's routes; the console's pages get HTML error pages."""
+    app.state.web_exchange = ex
     app.state.web_signer = session.Signer.for_node(ex)
     app.state.web_tasks = Tasks(ex)
     for module in (pages, catalog, provider, consumer, auditor):
@@ -76,7 +79,7 @@ def mount_web(app: FastAPI, ex: Exchange) -> None:
 
 
 async def _delegate(handler: Any, default: Any, request: Request, exc: Exception) -> Response:
-    """The API's own handler for ``exc`` (its JSON envelope), else FastAPI's default."""
+    """The app's own handler for ``exc`` (the API's JSON envelope), else FastAPI's default."""
     result = (handler or default)(request, exc)
     response: Response = await result if inspect.isawaitable(result) else result
     return response

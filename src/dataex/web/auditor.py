@@ -9,9 +9,8 @@ from typing import Annotated, Final
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from dataex.api.deps import ExchangeDep
 from dataex.web import queries
-from dataex.web.deps import CSRF, Auditor
+from dataex.web.deps import CSRF, Auditor, ExchangeDep
 from dataex.web.render import render
 
 router = APIRouter(tags=["web"], include_in_schema=False)

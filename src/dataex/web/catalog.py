@@ -8,7 +8,6 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from dataex.api.deps import ExchangeDep
 from dataex.catalog import datasets
 from dataex.catalog import demand as demands
 from dataex.catalog.metadata import get_metadata
@@ -20,7 +19,7 @@ from dataex.privacy.classify import find_classification
 from dataex.privacy.grading import GRADES as SENSITIVITY_GRADES
 from dataex.quality.service import get_report
 from dataex.web import charts, queries
-from dataex.web.deps import CSRF, SignedIn
+from dataex.web.deps import CSRF, ExchangeDep, SignedIn
 from dataex.web.forms import choice
 from dataex.web.render import render, translator
 
@@ -99,7 +98,7 @@ def dataset_page(request: Request, dataset_id: str, ex: ExchangeDep, party: Sign
         quality = get_report(ex, dataset_id, viewer=party)
     except NotFound:
         quality = None
-    classification = find_classification(ex, dataset_id)
+    classification = find_classification(ex, dataset_id, viewer=party)
     line = queries.lineage(ex, dataset_id, viewer=party)
     context = {
         "d": dataset,
@@ -108,7 +107,7 @@ def dataset_page(request: Request, dataset_id: str, ex: ExchangeDep, party: Sign
         "sensitivity": {f["name"]: f for f in classification.fields} if classification else {},
         "quality": quality,
         "lineage": line,
-        "offers": list_offers(ex, dataset_id=dataset_id),
+        "offers": list_offers(ex, viewer=party, dataset_id=dataset_id),
         **_charts(request, dataset, quality, line),
     }
     return render(request, "dataset.html", context, party=party)

@@ -14,7 +14,6 @@ from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 
-from dataex.api.deps import ExchangeDep
 from dataex.compute import jobs
 from dataex.contracts import lifecycle
 from dataex.contracts.offers import list_offers
@@ -24,7 +23,7 @@ from dataex.market import settlement
 from dataex.privacy.dp import query
 from dataex.privacy.dp.service import Answer
 from dataex.web import queries
-from dataex.web.deps import CSRF, Consumer, SignedIn
+from dataex.web.deps import CSRF, Consumer, ExchangeDep, SignedIn
 from dataex.web.forms import see_other
 from dataex.web.render import render
 
@@ -57,7 +56,7 @@ def consumer_page(
     live = [c for c in mine if c.state == "active"]
     context = {
         "contracts": mine,
-        "offers": {o.id: o for o in list_offers(ex)},
+        "offers": {o.id: o for o in list_offers(ex, viewer=party)},
         "live": live,
         "dp_live": [c for c in live if c.remaining.get("epsilon") is not None],
         "extractable": [c for c in live if c.tier in ("L3", "L4")],

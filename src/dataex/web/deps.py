@@ -1,4 +1,4 @@
-"""Dependencies of the web pages: the signed-in party, role gates, CSRF."""
+"""Dependencies of the web pages: the node, the signed-in party, role gates, CSRF."""
 
 from __future__ import annotations
 
@@ -7,10 +7,19 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from dataex.api.deps import ExchangeDep
 from dataex.errors import Forbidden, NotFound
+from dataex.exchange import Exchange
 from dataex.identity.parties import Party
 from dataex.web import session
+
+
+def get_exchange(request: Request) -> Exchange:
+    """The node the console was mounted for (``mount_web`` keeps it on the app)."""
+    ex: Exchange = request.app.state.web_exchange
+    return ex
+
+
+ExchangeDep = Annotated[Exchange, Depends(get_exchange)]
 
 
 def signed_in(request: Request, ex: ExchangeDep) -> Party:

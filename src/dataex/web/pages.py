@@ -7,10 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from dataex.api.deps import ExchangeDep
 from dataex.errors import NotFound, Unauthorized
 from dataex.web import i18n, session
-from dataex.web.deps import CSRF
+from dataex.web.deps import CSRF, ExchangeDep
 from dataex.web.render import render
 
 router = APIRouter(tags=["web"], include_in_schema=False)

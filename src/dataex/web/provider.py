@@ -11,7 +11,6 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from dataex.api.deps import ExchangeDep
 from dataex.catalog import datasets
 from dataex.catalog import upload as uploads
 from dataex.catalog.metadata import RAI_TERMS, describe, get_metadata
@@ -22,7 +21,7 @@ from dataex.exchange import Exchange
 from dataex.identity.parties import Party
 from dataex.market import settlement
 from dataex.privacy.dp import set_privacy
-from dataex.web.deps import CSRF, Provider
+from dataex.web.deps import CSRF, ExchangeDep, Provider
 from dataex.web.forms import lines, see_other, words, yuan
 from dataex.web.render import render
 from dataex.web.tasks import Report, Tasks
@@ -37,7 +36,7 @@ def provider(request: Request, ex: ExchangeDep, party: Provider) -> Response:
     contracts = [c for c in lifecycle.list_contracts(ex, actor=party) if c.provider_id == party.id]
     context = {
         "datasets": ex.list_datasets(owner=party.id),
-        "offers": list_offers(ex, provider_id=party.id),
+        "offers": list_offers(ex, viewer=party, provider_id=party.id),
         "inbox": [c for c in contracts if c.state == "requested"],
         "decided": [c for c in contracts if c.state != "requested"],
         "wallet": settlement.wallet_view(ex, party.id, actor=party),

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, func, select
 
-from dataex.catalog.datasets import visible_to
 from dataex.catalog.search import Filters, Viewer, browse_count, browse_page
 from dataex.db.models import (
     CheckpointRow,
@@ -29,6 +28,7 @@ from dataex.db.models import (
     SearchDocumentRow,
 )
 from dataex.identity.parties import Party
+from dataex.policy import visible_datasets
 
 if TYPE_CHECKING:
     from dataex.exchange import Exchange
@@ -122,7 +122,7 @@ def lineage(ex: Exchange, dataset_id: str, *, viewer: Party, depth: int = 8) -> 
     """Where ``dataset_id`` comes from (``derived_from``, up to ``depth`` steps) and what came from it,
     as far as ``viewer`` may see: a private ancestor of another party ends the chain with its id only
     (``derived_from`` shows that id anyway), a private derived dataset of another party is left out."""
-    visible = visible_to(viewer)
+    visible = visible_datasets(viewer)
     seen = select(DatasetRow.id).where(DatasetRow.id == bindparam("id"))
     if visible is not None:
         seen = seen.where(visible)

@@ -1,9 +1,9 @@
 """PSI and compute-to-data routes: each handler parses, calls one service, returns.
 
-The contract names the dataset, so these routes cannot depend on ``authorized()`` (which takes a
-dataset id): the PSI and compute services run ``authorize(psi)`` / ``authorize(compute)`` on the
-contract's dataset themselves (logged either way). Jobs are readable by their consumer, the
-dataset's owner, the operator and auditors; outputs are downloadable by the consumer only.
+The contract names the dataset: the PSI and compute services run ``authorize(psi)`` /
+``authorize(compute)`` on the contract's dataset themselves (logged either way). Jobs are readable
+by their consumer, the dataset's owner, the operator and auditors; outputs are downloadable by the
+consumer only.
 """
 
 from __future__ import annotations

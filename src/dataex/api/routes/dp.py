@@ -1,8 +1,7 @@
 """Differentially private SQL: each handler parses, calls one dataex.privacy.dp service, returns.
 
-``POST /contracts/{id}/query`` runs ``authorize(dp_query)`` inside the service (the contract names
-the dataset, so the route cannot depend on ``authorized()``, which takes a dataset id); ``PUT
-/datasets/{id}/privacy`` lets only the dataset's owner set its privacy metadata.
+``POST /contracts/{id}/query`` runs ``authorize(dp_query)`` inside the service, on the dataset the
+contract names; ``PUT /datasets/{id}/privacy`` lets only the dataset's owner set its privacy metadata.
 """
 
 from __future__ import annotations

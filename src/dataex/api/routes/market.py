@@ -20,9 +20,9 @@ from dataex.api.market_models import (
     ValuationPublic,
     WalletPublic,
 )
-from dataex.market import products, service, settlement
+from dataex.market import products, settlement, valuation
 from dataex.market.products import Product
-from dataex.market.service import Valuation
+from dataex.market.valuation import Valuation
 
 router = APIRouter(tags=["market"])
 
@@ -78,7 +78,7 @@ def value(
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"validation{suffix}"
         path.write_bytes(validation.file.read())
-        return service.value(ex, target_id, target=target, validation=path, method=method, k=k, actor=party)
+        return valuation.value(ex, target_id, target=target, validation=path, method=method, k=k, actor=party)
 
 
 @router.get("/ledger", response_model=StatementPublic)

@@ -13,8 +13,8 @@ router = APIRouter(prefix="/datasets", tags=["privacy"])
 
 
 @router.get("/{dataset_id}/classification", response_model=ClassificationOut)
-def get_classification(dataset_id: str, ex: ExchangeDep, _party: CurrentParty) -> Classification:
-    return service.get_classification(ex, dataset_id)
+def get_classification(dataset_id: str, ex: ExchangeDep, party: CurrentParty) -> Classification:
+    return service.get_classification(ex, dataset_id, viewer=party)
 
 
 @router.post("/{dataset_id}/classification/overrides", response_model=ClassificationOut)

@@ -25,10 +25,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from dataex import policy
 from dataex.catalog import registration
 from dataex.catalog.datasets import Dataset, get_dataset_row
 from dataex.catalog.metadata import describe
-from dataex.errors import Forbidden, InvalidInput
+from dataex.errors import InvalidInput
 from dataex.privacy.anonymize import hierarchies as hier
 from dataex.privacy.anonymize import risk
 from dataex.privacy.anonymize.engine import Outcome, Spec, anonymize_table, encode_sensitive, validate
@@ -105,13 +106,11 @@ def summary(o: Outcome) -> dict[str, Any]:
     }
 
 
-def _owner_or_operator(node: Node, dataset_id: str, actor: Party | None) -> str:
+def _owner(node: Node, dataset_id: str, actor: Party | None) -> str:
+    """The dataset's owner (who owns a release), once the policy lets ``actor`` anonymize it."""
+    policy.check(node, actor, "anonymize", dataset_id)
     with node.session() as s:
-        row = get_dataset_row(s, dataset_id)
-        owner = row.owner_id
-    if actor is not None and not actor.is_operator and actor.id != owner:
-        raise Forbidden(f"only the owner of {dataset_id} may anonymize it")
-    return owner
+        return get_dataset_row(s, dataset_id).owner_id
 
 
 def with_defaults(node: Node, dataset_id: str, spec: Spec, columns: list[str]) -> Spec:
@@ -159,7 +158,7 @@ def anonymize(
                 paths[col].write_text(text, encoding="utf-8")
             merged = replace(spec, hierarchies={**spec.hierarchies, **{c: str(p) for c, p in paths.items()}})
             return anonymize(node, dataset_id, merged, actor=actor, out=out)
-    owner = _owner_or_operator(node, dataset_id, actor)
+    owner = _owner(node, dataset_id, actor)
     table, (title, license) = _load(node, dataset_id)
     spec = with_defaults(node, dataset_id, spec, table.column_names)
     outcome = anonymize_table(table, spec)
@@ -235,7 +234,7 @@ def write_output(table: pa.Table, out: Path) -> None:
 
 def check(node: Node, dataset_id: str, spec: Spec, *, actor: Party | None) -> dict[str, Any]:
     """Measures the data as it is: achieved k, l, t and re-identification risk. Nothing changes."""
-    _owner_or_operator(node, dataset_id, actor)
+    _owner(node, dataset_id, actor)
     table, _ = _load(node, dataset_id)
     spec = with_defaults(node, dataset_id, spec, table.column_names)
     validate(replace(spec, k=spec.k or 2, l=None, t=None), table)

@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from dataex.catalog.digest import quote_ident, quote_literal
 from dataex.contracts.consent import consented_source
+from dataex.engines.sql import quote_ident, quote_literal
 from dataex.privacy.dp.settings import ROW_UNIT, PrivacySettings
 from dataex.storage.cache import materialize
 

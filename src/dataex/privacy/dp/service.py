@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Final
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from dataex.contracts import budget, odrl
-from dataex.contracts.authorize import authorize
 from dataex.db.models import ContractRow, DatasetRow, DpAnswerRow, DpSettingsRow
 from dataex.engines import Engine, get_engine
 from dataex.errors import (
@@ -30,6 +29,7 @@ from dataex.errors import (
 )
 from dataex.identity.parties import Party
 from dataex.ledger.log import utc_now
+from dataex.policy import authorize
 from dataex.privacy.dp import mechanisms
 from dataex.privacy.dp.bounding import bounded_source
 from dataex.privacy.dp.parse import ParsedQuery, parse
@@ -86,7 +86,9 @@ def query(
             rule="contract.not_yours",
             contract_id=contract_id,
         )
-        _log_refusal(node, actor, contract_id, error)
+        node.log.refusal(
+            node.transaction, "dp.query.refused", error, actor=actor.id, data={"contract_id": contract_id}
+        )
         raise error
     runner = get_engine(engine)
     try:
@@ -100,7 +102,9 @@ def query(
             return _answer(node, contract_id, dataset.id, runner, query_hash, cached=cached)
         charge = _charge(node, contract_id, epsilon=epsilon, delta=plan.delta, actor=actor)
     except DataexError as error:
-        _log_refusal(node, actor, contract_id, error)
+        node.log.refusal(
+            node.transaction, "dp.query.refused", error, actor=actor.id, data={"contract_id": contract_id}
+        )
         raise
     table = _execute(runner, plan, bounded_source(node, dataset.id, settings))
     released = mechanisms.release(plan, table)
@@ -239,11 +243,13 @@ def _epsilon_units(epsilon: float) -> int:
 def _charge(node: Node, contract_id: str, *, epsilon: float, delta: float, actor: Party) -> budget.Charge:
     """The one place a DP query is paid for, before anything is computed or released.
 
-    ε, δ and one query come off the contract's budget, and the contract's price for them (per
-    query, per ε) is posted to the ledger, in one transaction with their log entries
-    (:func:`dataex.contracts.budget.charge`, which calls the market's settlement).
+    The policy decides again on the locked contract row, and ε, δ and one query come off its
+    budget and the contract's price for them (per query, per ε) is posted to the ledger, in that
+    one transaction with their log entries (:func:`dataex.contracts.budget.authorize_and_charge`).
     """
-    return budget.charge(node, contract_id, epsilon=epsilon, delta=delta, queries=1, actor=actor.id)
+    return budget.authorize_and_charge(
+        node, actor, "dp_query", contract_id, epsilon=epsilon, delta=delta, queries=1
+    )
 
 
 def _execute(runner: Engine, plan: Plan, path: str) -> Any:
@@ -338,14 +344,3 @@ def _notes(threshold: int | None) -> list[str]:
 
 def _float_or_none(value: float | int | None) -> float | None:
     return None if value is None else float(value)
-
-
-def _log_refusal(node: Node, actor: Party, contract_id: str, error: DataexError) -> None:
-    with node.transaction() as s:
-        node.log.append(
-            s,
-            "dp.query.refused",
-            {"contract_id": contract_id, "code": error.code, "reason": error.message},
-            actor=actor.id,
-        )
-        node.log.checkpoint(s)

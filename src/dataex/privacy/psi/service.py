@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from sqlalchemy import select
 
 from dataex.contracts import budget
-from dataex.contracts.authorize import Decision, authorize
 from dataex.contracts.consent import consented_source
 from dataex.db.models import ClassificationRow, ContractRow, DatasetRow, PsiPreparedSetRow, PsiSessionRow
 from dataex.errors import (
@@ -37,12 +36,12 @@ from dataex.errors import (
     ContractNotFound,
     DataexError,
     DatasetNotFound,
-    Forbidden,
     InvalidInput,
     UnknownColumn,
 )
 from dataex.identity.parties import Party, new_id
 from dataex.ledger.log import utc_now
+from dataex.policy import Decision, authorize, check
 from dataex.privacy.psi import protocol
 from dataex.privacy.psi.normalize import check_type, normalize
 
@@ -110,9 +109,11 @@ def run_session(
         setup = Path(node.settings.home, prepared.setup_file).read_bytes()
         response = protocol.server_answer(request, key=key, reveal=mode == "members")
     except DataexError as e:
-        refuse(node, party, contract_id, e)
+        node.log.refusal(
+            node.transaction, "psi.refused", e, actor=party.id, data={"contract_id": contract_id}
+        )
         raise
-    budget.charge(node, contract_id, queries=1, actor=party.id)
+    budget.authorize_and_charge(node, party, "psi", contract_id, queries=1)
     session_id = record_session(
         node, party, target, mode=mode, consumer_items=consumer_items, provider_items=prepared.items
     )
@@ -146,7 +147,9 @@ def begin(
         _tier_rule(decision, contract_id, mode)
         return _target(node, decision, dataset_id, check_type(id_type), column)
     except DataexError as e:
-        refuse(node, party, contract_id, e)
+        node.log.refusal(
+            node.transaction, "psi.refused", e, actor=party.id, data={"contract_id": contract_id}
+        )
         raise
 
 
@@ -211,12 +214,11 @@ def prepare(node: Node, dataset_id: str, *, column: str, id_type: str, actor: Pa
     first consumer that wait (about a minute for a million identifiers on two cores). Nothing is
     rebuilt when the set is current (same file, withdrawals and type); ``built`` says which.
     """
+    check(node, actor, "prepare_psi", dataset_id)
     with node.session() as s:
         dataset = s.get(DatasetRow, dataset_id)
         if dataset is None:
             raise DatasetNotFound(dataset_id)
-        if actor is not None and not actor.is_operator and actor.id != dataset.owner_id:
-            raise Forbidden(f"only the owner of {dataset_id} (or the operator) may prepare its PSI sets")
         names = [str(c["name"]) for c in dataset.columns]
     if column not in names:
         raise UnknownColumn(f"dataset {dataset_id} has no column {column!r}", column=column, available=names)
@@ -343,18 +345,6 @@ def record_session(
         )
         node.log.checkpoint(s)
     return session_id
-
-
-def refuse(node: Node, party: Party, contract_id: str, error: DataexError) -> None:
-    """Logs ``psi.refused`` with the error's code and message (which never quote an item)."""
-    with node.transaction() as s:
-        node.log.append(
-            s,
-            "psi.refused",
-            {"contract_id": contract_id, "code": error.code, "reason": error.message},
-            actor=party.id,
-        )
-        node.log.checkpoint(s)
 
 
 def list_sessions(node: Node, contract_id: str) -> list[dict[str, Any]]:

@@ -42,7 +42,7 @@ from dataex.identity.keys import load_or_create_secret
 from dataex.identity.parties import Party, new_id
 from dataex.privacy.psi import protocol
 from dataex.privacy.psi.normalize import canonical
-from dataex.privacy.psi.service import Target, begin, provider_items, record_session, refuse
+from dataex.privacy.psi.service import Target, begin, provider_items, record_session
 
 if TYPE_CHECKING:
     from dataex.node import Node
@@ -83,7 +83,9 @@ def start(
         client = protocol.Client(reveal=True, key=_session_key(node, session_id))
         request = client.request(items)
     except DataexError as e:
-        refuse(node, party, contract_id, e)
+        node.log.refusal(
+            node.transaction, "psi.refused", e, actor=party.id, data={"contract_id": contract_id}
+        )
         raise
     claims = {
         "sid": session_id,
@@ -132,14 +134,16 @@ def finish(
         client = protocol.Client(reveal=True, key=_session_key(node, session_id))
         matched_idx = client.intersection(setup, response)
     except DataexError as e:
-        refuse(node, party, contract_id, e)
+        node.log.refusal(
+            node.transaction, "psi.refused", e, actor=party.id, data={"contract_id": contract_id}
+        )
         raise
     matched = {items[i] for i in matched_idx}
     staged = Path(node.settings.staging_dir, f"{session_id}.parquet")
     try:
         _materialize(node, target, matched, staged)
-        charge = budget.charge(
-            node, target.contract_id, epsilon=epsilon, delta=plan.delta, queries=1, actor=party.id
+        charge = budget.authorize_and_charge(
+            node, party, "psi", target.contract_id, epsilon=epsilon, delta=plan.delta, queries=1
         )
         answer = _release(plan, staged)
     finally:

@@ -1,4 +1,7 @@
-"""Demo steps for the capabilities built on the foundation; ``scenario.run_demo`` calls them in order."""
+"""Demo steps up to the contract: describe and find, classify and score quality, offer and contract.
+
+``scenario.run_demo`` calls them in order, then the steps of :mod:`dataex.demo.use_steps`.
+"""
 
 from __future__ import annotations
 

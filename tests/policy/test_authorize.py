@@ -1,4 +1,5 @@
-"""authorize(): a decision for every action and tier, auditors never get data, every decision logged."""
+"""authorize() on data: a decision for every action and tier, auditors never get data, every data
+decision logged; catalog reads decided but not logged."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ import pytest
 from sqlalchemy import update
 
 from dataex.contracts import lifecycle as lc
-from dataex.contracts.authorize import ACTIONS, DATA_ACTIONS, MIN_TIER, authorize
 from dataex.contracts.budget import charge
 from dataex.contracts.odrl import TIERS
 from dataex.db.models import ContractRow, DatasetMetadataRow
 from dataex.errors import AccessDenied, InvalidInput
+from dataex.policy import DATA_ACTIONS, MIN_TIER, authorize
 from tests.conftest import Node, add
 from tests.contracts import Market, log_events, log_size, market
 
@@ -33,6 +34,8 @@ def m(sqlite_node: Node, visits_csv: Path) -> Market:
 
 
 def _expected(action: str, tier: str) -> bool:
+    if action == "read_metadata":
+        return True
     if action == "dp_query":
         return tier == "L1"  # only L1 contracts carry an ε budget
     return TIERS.index(tier) >= TIERS.index(MIN_TIER[action])
@@ -43,7 +46,7 @@ def test_every_action_against_every_tier(m: Market) -> None:
     start = log_size(m.ex)
     for tier in TIERS:
         c = m.contract(tier, **TIER_OPTIONS[tier])
-        for action in ACTIONS:
+        for action in (*sorted(DATA_ACTIONS), "read_metadata"):
             d = authorize(m.ex, m.insurer.party, action, m.dataset_id, {"contract_id": c.id})
             calls += 1
             assert d.allow is _expected(action, tier), (tier, action, d.rule)
@@ -54,7 +57,8 @@ def test_every_action_against_every_tier(m: Market) -> None:
             else:
                 assert d.rule in ("tier.too_low", "budget.no_epsilon")
     events = [e for e in log_events(m.ex, start) if e.startswith("access.")]
-    assert len(events) == calls == len(TIERS) * len(ACTIONS)
+    assert calls == len(TIERS) * (len(DATA_ACTIONS) + 1)
+    assert len(events) == len(TIERS) * len(DATA_ACTIONS)  # catalog reads are not logged
 
 
 def test_decisions_are_logged_with_their_rule(m: Market) -> None:
@@ -88,7 +92,7 @@ def test_auditor_never_gets_data_but_reads_metadata_and_contracts(m: Market) -> 
         d = authorize(m.ex, m.auditor.party, action, m.dataset_id, {"contract_id": c.id})
         assert (d.allow, d.rule) == (False, "auditor.no_data")
     assert authorize(m.ex, m.auditor.party, "read_metadata", m.dataset_id).allow
-    assert log_events(m.ex, size) == ["access.denied"] * len(DATA_ACTIONS) + ["access.allowed"]
+    assert log_events(m.ex, size) == ["access.denied"] * len(DATA_ACTIONS)
     assert lc.get_contract(m.ex, c.id, actor=m.auditor.party).agreement is not None
 
 
@@ -138,6 +142,7 @@ def test_expiry_is_applied_at_decision_time_and_logged(m: Market) -> None:
 
 
 def test_private_metadata(m: Market) -> None:
+    m.contract("L1")  # before it turned private: the insurer was told it exists
     now = datetime.now(UTC)
     with m.ex.transaction() as s:
         s.add(
@@ -152,9 +157,10 @@ def test_private_metadata(m: Market) -> None:
             )
         )
     stranger = add(m.node, "Stranger AI", kind="ai_team", role="consumer")
-    assert authorize(m.ex, stranger.party, "read_metadata", m.dataset_id).rule == "metadata.private"
-    assert authorize(m.ex, m.auditor.party, "read_metadata", m.dataset_id).allow
-    m.contract("L1")
+    for party in (stranger.party, m.auditor.party):  # as for an id never registered
+        assert authorize(m.ex, party, "read_metadata", m.dataset_id).rule == "dataset.unknown"
+        assert authorize(m.ex, party, "extract", m.dataset_id).rule == "dataset.unknown"
+    assert authorize(m.ex, m.hospital.party, "read_metadata", m.dataset_id).rule == "metadata.private.owner"
     assert authorize(m.ex, m.insurer.party, "read_metadata", m.dataset_id).rule == "metadata.private.contract"
 
 

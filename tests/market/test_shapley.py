@@ -13,7 +13,7 @@ import pytest
 from bench.market import PYDVL_REQUIREMENTS
 from bench.peers import PeerUnavailable, peer_python
 from dataex.errors import InvalidInput
-from dataex.market.valuation import knn_loo, knn_shapley, knn_utility, suspects, tmc_shapley
+from dataex.market.shapley import knn_loo, knn_shapley, knn_utility, suspects, tmc_shapley
 
 ROOT = Path(__file__).resolve().parents[2]
 

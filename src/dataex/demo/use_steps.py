@@ -1,6 +1,6 @@
 """Demo steps after the contract: DP SQL, anonymization, fingerprinted delivery, PSI, compute, the ledger.
 
-``scenario.run_demo`` calls them in order after ``steps.offer_and_contract``; each prints one
+``scenario.run_demo`` calls them in order after ``publish_steps.offer_and_contract``; each prints one
 numbered line (plus indented continuation lines) and returns the values the summary and the
 tests check.
 """
@@ -30,7 +30,7 @@ from dataex.market.settlement import deposit, ledger_statement, verify_ledger, w
 from dataex.privacy.anonymize.engine import Spec
 from dataex.privacy.anonymize.service import anonymize
 from dataex.privacy.dp.service import query
-from dataex.privacy.dp.settings import set_privacy
+from dataex.privacy.dp.settings_service import set_privacy
 from dataex.privacy.psi.client import LocalTransport
 from dataex.privacy.psi.client import run as run_psi
 
