@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from dataex.api.app import create_app
 from dataex.api.document import SHARING_PREFIX, document_errors, error_statuses
-from dataex.api.openapi import render
+from dataex.api.openapi import generate, render
 from dataex.server import create_app as create_server_app
 from tests.conftest import Node
 
@@ -47,6 +47,11 @@ def operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 def test_the_checked_in_document_is_current(served: dict[str, Any]) -> None:
     assert DOC.exists(), f"docs/openapi.json is missing; {REFRESH}"
     assert DOC.read_text(encoding="utf-8") == render(served), f"docs/openapi.json is stale; {REFRESH}"
+
+
+def test_the_refresh_command_writes_the_served_document(served: dict[str, Any]) -> None:
+    """``python -m dataex.api.openapi`` documents the API alone; the console adds no operation."""
+    assert generate() == render(served)
 
 
 def test_the_rendering_is_deterministic(served: dict[str, Any]) -> None:

@@ -49,8 +49,8 @@ from dataex.exchange import Exchange
 from dataex.market.products import create_product
 from dataex.server import create_app
 from dataex.web import deps as web_deps
-from dataex.web.queries import checkpoint_sizes
 from dataex.web import session as web_session
+from dataex.web.queries import checkpoint_sizes
 from tests.conftest import Node
 
 LOG = "the transparency log is public: auditors verify it without trusting the operator"
@@ -387,7 +387,7 @@ class Scene:
 
 @dataclass(frozen=True)
 class Call:
-    """One request to a route; ``path`` and ``json``/``data`` values may use the scene's ids."""
+    """One request to a route (``path_values`` fills its path): a query, a JSON body, a form."""
 
     params: dict[str, Any] | None = None
     json: Any = None
@@ -690,6 +690,18 @@ def fill(path: str, values: dict[str, str]) -> str:
     missing = [name for name in re.findall(r"{(\w+)}", path) if name not in values]
     assert not missing, f"{path}: no value for {missing}; add it to path_values() in {__name__}"
     return re.sub(r"{(\w+)}", lambda m: values[m.group(1)], path)
+
+
+def test_the_scene_hides_the_private_dataset_from_strangers_only(scene: Scene, probed: Exchange) -> None:
+    """The control: the owner sees the private dataset, the strangers see the public one, not it."""
+    owner = probed.get_party(scene.owner)
+    assert probed.get_dataset(scene.private.dataset, viewer=owner).title == TITLE
+    with TestClient(create_app(probed)) as client:
+        for token in scene.tokens.values():
+            auth = {"Authorization": f"Bearer {token}"}
+            assert client.get(f"/datasets/{scene.public_dataset}", headers=auth).status_code == 200
+            hidden = client.get(f"/datasets/{scene.private.dataset}", headers=auth)
+            assert (hidden.status_code, hidden.json()["code"]) == (404, "dataset_not_found")
 
 
 @pytest.mark.parametrize(("method", "path", "web", "who"), route_params())

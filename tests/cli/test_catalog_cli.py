@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from dataex.cli.catalog import register_commands
 from tests.conftest import Actor, Node, add
-from tests.state import snapshot
+from tests.state import assert_only_denials, snapshot
 
 pytestmark = pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated, use Dataset instead.")
 
@@ -80,6 +80,8 @@ def test_describe_refusals_change_nothing(
         app, sqlite_node, "describe", ds, "--description", "x", "--as", stranger.token, "--json", code=3
     )
     assert err["code"] == "forbidden"
+    assert_only_denials(sqlite_node.ex, before)  # the policy logs the refused party
+    before = snapshot(sqlite_node.ex)
     err = invoke(app, sqlite_node, "describe", ds, "--field", "nope=x", "--json", code=3)
     assert err["code"] == "invalid_input"
     assert "'nope'" in err["error"]

@@ -223,12 +223,7 @@ def invoke(shelf: Shelf, args: list[str], dataset_id: str, token: str) -> tuple[
 
 
 PARTY_COMMANDS = [
-    pytest.param(
-        ["classify", "{DS}"],
-        True,
-        id="classify-show",
-        marks=pytest.mark.xfail(strict=True, reason="closed by the policy point"),
-    ),
+    pytest.param(["classify", "{DS}"], True, id="classify-show"),
     pytest.param(["croissant", "export", "{DS}"], False, id="croissant-export"),
     pytest.param(["quality", "{DS}"], True, id="quality"),
     pytest.param(["describe", "{DS}", "--keywords", "门诊"], True, id="describe"),

@@ -32,7 +32,7 @@ def classify(
             if not eq or not field.strip() or not kind.strip():
                 raise InvalidInput(f"--set takes FIELD=TYPE, e.g. id_no=cn_resident_id; got {set_!r}")
             result = service.override(ex, dataset_id, field.strip(), kind.strip(), reason=reason, actor=actor)
-        elif refresh or (found := service.find_classification(ex, dataset_id)) is None:
+        elif refresh or (found := service.find_classification(ex, dataset_id, viewer=party)) is None:
             result = service.classify_dataset(ex, dataset_id, actor=actor)
         else:
             result = found

@@ -14,11 +14,13 @@ a token is ``"anonymous"`` and may only read public catalog entries (rule 3).
 
 Rules (numbered; the first that matches decides; the rule's name is in the decision)
 
- 1. ``<kind>.unknown``        deny: no such object. A **private** dataset (catalog visibility
-                              ``private``) is unknown to every party without a right to know it
-                              exists (rule 2), and so are its offers: the denial is the same
-                              ``<kind>.unknown`` with the same error as for an id that was never
-                              registered (no existence oracle).
+ 1. ``<kind>.unknown``        deny: no such object (``dataset.unknown``, ``offer.unknown``,
+                              ``contract.unknown``, ``demand.unknown``, ``job.unknown``,
+                              ``product.unknown``, ``party.unknown``). A **private** dataset
+                              (catalog visibility ``private``) is unknown to every party
+                              without a right to know it exists (rule 2), and so are its
+                              offers: the denial is the same ``<kind>.unknown`` with the same
+                              error as for an id that was never registered (no existence oracle).
  2. ``visible``               a dataset is visible to everyone when public; a private one to its
                               owner, the operator and the consumers of its contracts (in any
                               state: they were told it exists). Auditors read contracts and the
