@@ -41,10 +41,10 @@ KINDS = ("home", "search", "filter", "dataset")
 def server_app() -> Any:
     """The uvicorn factory (``bench.web:server_app``): ``dataex serve --workers N``'s app, timed.
 
-    It is ``dataex.api.app.app_from_env`` (the node at ``$DATAEX_HOME``) wrapped in ``_Timed``, run
+    It is ``dataex.server.app_from_env`` (the node at ``$DATAEX_HOME``) wrapped in ``_Timed``, run
     by uvicorn with the same ``--workers`` as ``dataex serve --workers``: only the header is added.
     """
-    from dataex.api.app import app_from_env
+    from dataex.server import app_from_env
 
     return _Timed(app_from_env())
 

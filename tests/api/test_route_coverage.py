@@ -295,32 +295,11 @@ STRANGERS = ("provider", "consumer")
 POLICY_POINT = "closed by the policy point"
 BOTH = frozenset(STRANGERS)
 LEAKS: dict[tuple[str, str], frozenset[str]] = {
-    # (method, path) → the strangers it leaks to today, each an xfail(strict=True) POLICY_POINT: when
-    # the policy point answers them as for an unknown id, delete the line.
-    # a stranger learns the contract exists (403 "not yours", not 404 contract_not_found)
-    ("GET", "/contracts/{contract_id}"): BOTH,
-    ("GET", "/contracts/{contract_id}/odrl"): BOTH,
-    ("POST", "/contracts/{contract_id}/approve"): BOTH,
-    ("POST", "/contracts/{contract_id}/reject"): BOTH,
-    ("POST", "/contracts/{contract_id}/revoke"): BOTH,
-    ("POST", "/provider/contracts/{contract_id}/{decision}"): frozenset({"provider"}),
-    # 404 dataset_not_found naming the private dataset's id, not contract_not_found
-    ("POST", "/contracts/{contract_id}/query"): BOTH,
-    ("POST", "/contracts/{contract_id}/psi"): BOTH,
-    ("POST", "/contracts/{contract_id}/psi/then"): BOTH,
-    ("POST", "/contracts/{contract_id}/compute"): BOTH,
-    ("POST", "/contracts/{contract_id}/extract"): BOTH,
-    ("POST", "/consumer/query"): frozenset({"consumer"}),
-    ("POST", "/consumer/contracts/{contract_id}/compute"): frozenset({"consumer"}),
-    ("POST", "/consumer/contracts/{contract_id}/extract"): frozenset({"consumer"}),
-    ("POST", "/consumer/contracts/{contract_id}/profile"): frozenset({"consumer"}),
-    # a joint product lists its private member's id; buying or combining it answers as for a known one
-    ("GET", "/products"): BOTH,
-    ("GET", "/products/{product_id}"): BOTH,
-    ("POST", "/products/{product_id}/purchases"): BOTH,
-    ("POST", "/products"): frozenset({"provider"}),  # 403 "not yours", not 404 dataset_not_found
+    # (method, path) → the strangers it leaks to, each an xfail(strict=True) POLICY_POINT: none left;
+    # a route that answers a stranger differently for a private id than for an unknown one goes here
+    # only with an issue that will close it.
 }
-PUBLIC_LOG = "the public log's registration entry shows the dataset's id and title: a decision for the log"
+PUBLIC_LOG = "issue 19: the public log's registration entry shows a private dataset's id and title"
 LOG_LEAKS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/log/proof/{index}"): BOTH,  # the inclusion proof carries the entry (id, title, columns)
 }

@@ -13,7 +13,7 @@ from dataex.contracts import lifecycle as lc
 from dataex.contracts.budget import charge
 from dataex.contracts.offers import create_offer, list_offers
 from dataex.db.models import ContractRow, DatasetRow
-from dataex.errors import Conflict, Forbidden, InvalidInput, InvalidTransition
+from dataex.errors import Conflict, ContractNotFound, Forbidden, InvalidInput, InvalidTransition
 from dataex.policy import states as st
 from tests.conftest import Node, add
 from tests.contracts import Market, log_events, log_size, market, rows_snapshot
@@ -115,8 +115,8 @@ def test_approving_ones_own_request_is_refused(m: Market) -> None:
 
 def test_approving_as_a_non_owner_is_refused(m: Market) -> None:
     c = m.contract("L1", approve=False)
-    other = add(m.node, "Another Hospital")
-    _refused(m, lambda: lc.approve_contract(m.ex, c.id, actor=other.party), Forbidden)
+    other = add(m.node, "Another Hospital")  # not a party to it: the contract does not exist for it
+    _refused(m, lambda: lc.approve_contract(m.ex, c.id, actor=other.party), ContractNotFound)
     _refused(m, lambda: lc.approve_contract(m.ex, c.id, actor=m.auditor.party), Forbidden)
     _refused(m, lambda: lc.revoke_contract(m.ex, c.id, actor=m.insurer.party), Forbidden)
 
@@ -177,7 +177,7 @@ def test_show_and_odrl_access(m1: Market) -> None:
         lc.contract_odrl(m1.ex, c.id, actor=m1.insurer.party)
     stranger = add(m1.node, "Stranger", kind="ai_team", role="consumer")
     size = log_size(m1.ex)
-    with pytest.raises(Forbidden):
+    with pytest.raises(ContractNotFound):  # exactly as for an id never issued
         lc.get_contract(m1.ex, c.id, actor=stranger.party)
     assert log_events(m1.ex, size) == ["access.denied"]
     assert [x.id for x in lc.list_contracts(m1.ex, actor=m1.auditor.party)] == [c.id]

@@ -14,7 +14,7 @@ from dataex.contracts import lifecycle as lc
 from dataex.contracts.budget import charge
 from dataex.contracts.odrl import TIERS
 from dataex.db.models import ContractRow, DatasetMetadataRow
-from dataex.errors import AccessDenied, InvalidInput
+from dataex.errors import AccessDenied, ContractNotFound, InvalidInput
 from dataex.policy import DATA_ACTIONS, MIN_TIER, authorize
 from tests.conftest import Node, add
 from tests.contracts import Market, log_events, log_size, market
@@ -106,11 +106,17 @@ def test_owner_operator_strangers(m: Market) -> None:
     assert authorize(m.ex, stranger.party, "extract", "ds_nope").rule == "dataset.unknown"
 
 
-def test_another_partys_contract_is_not_yours(m: Market) -> None:
+def test_another_partys_contract_is_unknown_to_it(m: Market) -> None:
     c = m.contract("L3", max_rows=10)
     stranger = add(m.node, "Stranger AI", kind="ai_team", role="consumer")
     d = authorize(m.ex, stranger.party, "extract", m.dataset_id, {"contract_id": c.id})
-    assert (d.allow, d.rule) == (False, "contract.not_yours")
+    assert (d.allow, d.rule, d.object_id) == (False, "contract.unknown", None)
+    with pytest.raises(ContractNotFound, match=c.id):
+        d.raise_if_denied()
+    unknown = authorize(m.ex, stranger.party, "extract", None, {"contract_id": "ctr_" + "0" * 16})
+    assert unknown.rule == "contract.unknown"
+    owner = authorize(m.ex, m.hospital.party, "extract", None, {"contract_id": c.id})
+    assert (owner.allow, owner.rule) == (False, "contract.not_yours")  # the provider knows it
 
 
 def test_contract_states_purpose_and_budgets(m: Market) -> None:

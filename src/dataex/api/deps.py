@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from dataex.errors import Forbidden
 from dataex.exchange import Exchange
 from dataex.identity.parties import Party
+from dataex.policy import check
 
 _bearer = HTTPBearer(auto_error=False, description="A party's API token")
 
@@ -31,9 +31,9 @@ def current_party(
 CurrentParty = Annotated[Party, Depends(current_party)]
 
 
-def operator(party: CurrentParty) -> Party:
-    if not party.is_operator:
-        raise Forbidden("only the node operator may do this")
+def operator(ex: ExchangeDep, party: CurrentParty) -> Party:
+    """Operator-only routes (parties, deposits): the policy's ``manage_parties`` rule."""
+    check(ex, party, "manage_parties")
     return party
 
 

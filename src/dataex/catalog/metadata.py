@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 from sqlalchemy.orm import Session
 
 from dataex.catalog.datasets import get_dataset_row
+from dataex.catalog.search import reindex_dataset
 from dataex.db.models import DatasetMetadataRow
 from dataex.errors import InvalidInput
 from dataex.ledger.log import canonical_json, utc_now
@@ -401,6 +402,4 @@ def _store(session: Session, meta: Metadata, now: datetime) -> None:
 
 
 def _reindex(session: Session, dataset_id: str) -> None:
-    from dataex.catalog.search import reindex_dataset
-
     reindex_dataset(session, dataset_id)

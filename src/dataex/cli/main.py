@@ -13,7 +13,7 @@ import typer
 from dataex.cli import remote
 from dataex.cli.common import As, Home, Json, acting, open_node, settings
 from dataex.cli.output import emit_json, handled, kv, out_console, report, table, to_jsonable
-from dataex.errors import Forbidden, InputFileNotFound
+from dataex.errors import InputFileNotFound
 from dataex.exchange import Exchange
 
 app = typer.Typer(
@@ -155,10 +155,8 @@ def register(
     """Import a CSV/TSV/JSONL/Parquet/XLSX file, digest it, check originality, certify and log it."""
     with handled(as_json), open_node(home) as ex:
         actor = acting(ex, token)
-        if actor is not None and not actor.is_operator:
-            if owner not in (None, actor.id):
-                raise Forbidden("a party registers data for itself only; leave out --owner")
-            owner = actor.id
+        if owner is None and actor is not None:
+            owner = actor.id  # the policy lets only the operator name another owner
         if owner is None:
             raise InputFileNotFound("say who owns the data: --owner PARTY_ID (or act as the owner with --as)")
         with out_console.status(f"registering {file.name} …") if not as_json else nullcontext():
@@ -170,6 +168,7 @@ def register(
                 rights=[r.strip() for r in rights.split(",") if r.strip()],
                 derived_from=derived_from,
                 actor=actor.id if actor else "operator",
+                acting=actor,
             )
     d = reg.dataset
     out = {

@@ -41,12 +41,14 @@ from dataex.errors import (
     AccessDenied,
     ContractNotFound,
     DataexError,
+    IntegrityError,
     InvalidTransition,
     JobNotFound,
     RecipeRefused,
 )
 from dataex.identity.parties import Party, new_id
 from dataex.ledger.log import utc_now
+from dataex.market.settlement import charge_usage
 from dataex.policy import authorize, check
 
 if TYPE_CHECKING:
@@ -305,8 +307,6 @@ def _epsilon_to_charge(node: Node, contract_id: str, recipe: dict[str, Any]) -> 
 def _job_fee(s: Session, node: Node, contract_id: str) -> None:
     """MARKET HOOK: a per-job price. ``budget.charge`` above already settled one query (an offer
     priced per query prices each job that way); only a ``job``-unit price is posted here."""
-    from dataex.market.settlement import charge_usage
-
     order = s.scalars(select(OrderRow).where(OrderRow.contract_id == contract_id)).first()
     if order is not None and dict(order.price).get("unit") == "job":
         charge_usage(s, contract_id, jobs=1, actor="node", log=node.log)
@@ -396,7 +396,5 @@ def output_path(node: Node, job_id: str, name: str, *, actor: Party) -> Path:
         )
     path = job_dir(node, job_id) / "out" / name
     if hashlib.sha256(path.read_bytes()).hexdigest() != job.outputs[name]["sha256"]:
-        from dataex.errors import IntegrityError
-
         raise IntegrityError(f"output {name} of job {job_id} does not match its logged SHA-256")
     return path

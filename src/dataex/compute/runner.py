@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib
 import json
 import os
 import queue
+import resource
 import selectors
 import signal
 import subprocess
@@ -35,6 +37,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+
+from dataex.errors import DataexError
 
 EXIT_REFUSED: Final = 2
 EXIT_MEMORY: Final = 3
@@ -207,8 +211,6 @@ def _read_result(job_dir: Path) -> dict[str, Any]:
 # -- the worker -----------------------------------------------------------------------------------
 def set_limits(limits: dict[str, int]) -> None:
     """CPU seconds and address space for this process (and what it starts)."""
-    import resource
-
     cpu = int(limits["cpu_seconds"])
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 2))
     memory = int(limits["memory_mb"]) * 1024 * 1024
@@ -249,9 +251,8 @@ def work(job_dir: Path, limits: dict[str, int]) -> int:
     set_limits(limits)
     _watch_parent()
     spec = json.loads((job_dir / "spec.json").read_text())
-    from dataex.errors import DataexError
-
     try:
+        # lazy: the training stack (scikit-learn, ONNX) loads in the pool that forks workers (PRELOAD)
         from dataex.compute.train import run
 
         result = run(spec)
@@ -267,8 +268,6 @@ def work(job_dir: Path, limits: dict[str, int]) -> int:
 
 def pool() -> int:
     """The pool process: preloads, then forks one child per request line until stdin closes."""
-    import importlib
-
     for name in PRELOAD:
         importlib.import_module(name)
     sel = selectors.DefaultSelector()

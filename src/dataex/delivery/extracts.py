@@ -36,12 +36,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import func, select
 
-from dataex.contracts import budget
+from dataex.catalog.datasets import get_dataset_row
+from dataex.contracts import budget, consent
 from dataex.db.models import ContractRow, ExtractRow, FingerprintRow
 from dataex.delivery import tardos
 from dataex.delivery.fingerprint import GAMMA, SCHEME, Embedded, embed, load_or_create_secret
 from dataex.delivery.rowkey import source_decimals
 from dataex.delivery.tolerances import find_tolerances, is_deidentified, protected_columns
+from dataex.engines.sql import quote_literal
 from dataex.errors import (
     ContractNotFound,
     DataexError,
@@ -88,8 +90,6 @@ def excluded_subjects(node: Node, dataset_id: str) -> str | None:
 
     The single place where extracts ask the consent service (dataex.contracts.consent).
     """
-    from dataex.contracts import consent
-
     with node.session() as s:
         return consent.exclusion_predicate(node, s, dataset_id)
 
@@ -203,8 +203,6 @@ def _refuser(
 
 
 def _source(node: Node, dataset_id: str) -> str:
-    from dataex.catalog.datasets import get_dataset_row
-
     with node.session() as s:
         return node.store.url(get_dataset_row(s, dataset_id).file_sha256)
 
@@ -224,8 +222,6 @@ def _rows(path: str, predicate: str | None) -> Iterator[pa.RecordBatchReader]:
         yield pa.RecordBatchReader.from_batches(parquet.schema_arrow, parquet.iter_batches(BATCH_ROWS))
         return
     import duckdb
-
-    from dataex.engines.sql import quote_literal
 
     with duckdb.connect() as con:
         query = f"SELECT * FROM read_parquet({quote_literal(path)}) WHERE {predicate}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from dataex.engines.base import Engine
+from dataex.engines.duckdb import DuckDBEngine
 from dataex.errors import InvalidInput
 
 ENGINES: Final[tuple[str, ...]] = ("duckdb", "spark")
@@ -19,10 +20,9 @@ def get_engine(name: str | Engine | None = None) -> Engine:
         return name
     chosen = name or DEFAULT_ENGINE
     if chosen == "duckdb":
-        from dataex.engines.duckdb import DuckDBEngine
-
         return DuckDBEngine()
     if chosen == "spark":
+        # lazy: Spark is an optional extra (pyspark) and starts a JVM
         from dataex.engines.spark import SparkEngine
 
         return SparkEngine()

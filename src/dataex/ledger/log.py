@@ -17,6 +17,7 @@ transaction. ``refusal`` records a refused request (``*.refused``) in a transact
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -220,6 +221,4 @@ class TransparencyLog:
 
 
 def _b64(data: bytes) -> str:
-    import base64
-
     return base64.b64encode(data).decode("ascii")

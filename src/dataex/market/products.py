@@ -35,7 +35,7 @@ from dataex.identity.parties import Party, new_id
 from dataex.ledger.log import TransparencyLog, iso, utc_now
 from dataex.market import ledger
 from dataex.market.pricing import fee_of
-from dataex.policy import check
+from dataex.policy import Viewer, check, visible_products
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -152,6 +152,8 @@ def create_product(
     if len(dataset_ids) < 2 or len(set(dataset_ids)) != len(dataset_ids):
         raise InvalidInput("a joint product needs at least two distinct datasets")
     check(node, actor, "create_product")
+    for dataset_id in dataset_ids:  # unknown, or another's private dataset: 404 before anything else
+        check(node, actor, "read_metadata", dataset_id)
     with node.session() as s:
         rows = sorted((get_dataset_row(s, d) for d in dataset_ids), key=lambda r: (r.registered_at, r.id))
         _check_rights(node, rows, actor)
@@ -202,7 +204,6 @@ def create_product(
 
 def _check_rights(node: Node, rows: list[DatasetRow], actor: Party) -> None:
     for r in rows:
-        check(node, actor, "read_metadata", r.id)  # another's private dataset: unknown
         if "product_operation" not in r.rights:
             raise Forbidden(
                 f"dataset {r.id}'s owner claimed no product-operation right; it cannot join a product"
@@ -251,16 +252,21 @@ def get_product_row(session: Session, product_id: str) -> ProductRow:
     return row
 
 
-def get_product(node: Node, product_id: str) -> Product:
+def get_product(node: Node, product_id: str, *, viewer: Viewer = None) -> Product:
+    """A product, for a viewer that may see every member dataset (else: as an unknown id)."""
+    check(node, viewer, "read_product", product_id)
     with node.session() as s:
         return _of(s, get_product_row(s, product_id))
 
 
-def list_products(node: Node) -> list[Product]:
+def list_products(node: Node, *, viewer: Viewer = None) -> list[Product]:
+    """The products ``viewer`` may see: those whose member datasets it may all see."""
+    q = select(ProductRow).order_by(ProductRow.created_at, ProductRow.id)
+    visible = visible_products(viewer)
+    if visible is not None:
+        q = q.where(visible)
     with node.session() as s:
-        return [
-            _of(s, r) for r in s.scalars(select(ProductRow).order_by(ProductRow.created_at, ProductRow.id))
-        ]
+        return [_of(s, r) for r in s.scalars(q)]
 
 
 def buy_product(node: Node, product_id: str, *, actor: Party) -> dict[str, Any]:

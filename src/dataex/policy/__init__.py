@@ -48,7 +48,10 @@ Rules (numbered; the first that matches decides; the rule's name is in the decis
 10. ``manage.owner_or_operator``  ``describe``, ``classify``, ``evaluate_quality``, ``anonymize``,
                               ``prepare_psi``, ``record_consent``, ``read_details``,
                               ``see_demands``, ``join_product``.
-11. ``contract.party``        ``read_contract``: its consumer and provider, the operator, auditors.
+11. ``contract.party``        a contract exists for its consumer and provider, the operator and
+                              auditors (``read_contract``); for anyone else it is
+                              ``contract.unknown``, as an id never issued, for every action
+                              that names it (data actions included).
     ``contract.provider``     ``approve``/``reject``: the provider, never the consumer
                               (``contract.own_request``); ``revoke``: the provider or the operator.
 12. ``offer.requester``       ``request_contract``: consumers and providers, never on their own
@@ -58,15 +61,18 @@ Rules (numbered; the first that matches decides; the rule's name is in the decis
 14. ``job.*``                 ``read_job``: the job's consumer, the dataset's owner, the operator
                               and auditors (anyone else: ``job.unknown``); ``read_job_output``: the
                               consumer only.
-15. ``product.*``             ``create_product``: providers and the operator; ``value_product``:
-                              the operator, the product's creator and its members' owners;
-                              ``buy_product``: consumers and providers.
+15. ``product.*``             a product exists for a party that may see every one of its member
+                              datasets (rule 2; else ``product.unknown``), ``product.visible``
+                              for ``read_product``; ``create_product``: providers and the
+                              operator; ``value_product``: the operator, the product's creator
+                              and its members' owners; ``buy_product``: consumers and providers.
 16. ``party.*``               ``register_for``: a party registers for itself, only the operator
                               names another owner, and the owner must be a provider (or the
                               operator); ``read_wallet``/``read_statement``: the party itself, the
                               operator and auditors.
-17. ``operator.only``         ``deposit``, ``set_fee``: the operator; ``verify_ledger``: the
-                              operator and auditors.
+17. ``operator.only``         ``deposit``, ``set_fee``, ``manage_parties`` (add and list
+                              parties): the operator; ``verify_ledger``: the operator and
+                              auditors.
 
 What is logged. Data actions: every decision, allowed or denied (``access.allowed`` /
 ``access.denied``), committed before it is returned: that is how an auditor sees probing.
@@ -156,6 +162,7 @@ Action = Literal[
     "revoke",
     "request_contract",
     # demands, jobs, products (rules 13-15)
+    "read_product",
     "post_demand",
     "close_demand",
     "read_job",
@@ -170,6 +177,7 @@ Action = Literal[
     "deposit",
     "set_fee",
     "verify_ledger",
+    "manage_parties",
 ]
 ACTIONS: Final[tuple[str, ...]] = get_args(Action)
 DATA_ACTIONS: Final = frozenset(get_args(DataAction))
@@ -208,9 +216,11 @@ OBJECT_KIND: Final[dict[str, Kind]] = {
     "request_contract": "offer",
     "close_demand": "demand",
     **dict.fromkeys(("read_job", "read_job_output"), "job"),
-    **dict.fromkeys(("value_product", "buy_product"), "product"),
+    **dict.fromkeys(("read_product", "value_product", "buy_product"), "product"),
     **dict.fromkeys(("register_for", "read_wallet", "read_statement"), "party"),
-    **dict.fromkeys(("post_demand", "create_product", "deposit", "set_fee", "verify_ledger"), "node"),
+    **dict.fromkeys(
+        ("post_demand", "create_product", "deposit", "set_fee", "verify_ledger", "manage_parties"), "node"
+    ),
 }
 OWNER_ONLY: Final = frozenset({"set_privacy", "set_fingerprint", "create_offer", "derive", "value"})
 OWNER_OR_OPERATOR: Final = frozenset(
@@ -264,6 +274,8 @@ def error_of(decision: Decision) -> DataexError:
     oid = decision.object_id or decision.contract_id or ""
     if decision.rule.endswith(".unknown"):
         kind = decision.rule.removesuffix(".unknown")
+        if kind == "contract":
+            oid = decision.contract_id or oid
         return _not_found(kind, oid)
     if decision.action in DATA_ACTIONS:
         message = decision.message or f"access denied by rule {decision.rule}"
@@ -375,14 +387,17 @@ def decide(
     log: Node | None = None,
 ) -> Decision:
     """The decision alone, read in ``s`` (no log entry); ``log`` lets rule 8 expire a contract."""
-    if action in DATA_ACTIONS and object_id is None and context and "contract_id" in context:
+    if action in DATA_ACTIONS and context and context.get("contract_id") is not None:
+        # rule 11 first: a contract the party may not know answers as an unknown one, whatever
+        # dataset it names (a private dataset's id must not come back in the error)
         wanted = str(context["contract_id"])
-        contract = s.get(ContractRow, wanted)  # the dataset the contract names
-        if contract is None:
+        contract = s.get(ContractRow, wanted)
+        if contract is None or not isinstance(party, Party) or not may_know_contract(party, contract):
             return Decision(False, "contract.unknown", action, None, wanted)
-        if not isinstance(party, Party) or contract.consumer_id != party.id:
-            return Decision(False, "contract.not_yours", action, None, wanted)
-        object_id = contract.dataset_id
+        if object_id is None:  # the dataset the contract names
+            if contract.consumer_id != party.id:
+                return Decision(False, "contract.not_yours", action, None, wanted)
+            object_id = contract.dataset_id
     if isinstance(party, str):  # anonymous: public catalog entries only
         d = _anonymous(s, action, object_id)
     else:
@@ -564,18 +579,10 @@ def contract_allows(
 def _contract(s: Session, ask: Ask) -> Decision:
     party, action, contract_id, _context, _node = ask
     row = s.get(ContractRow, contract_id) if contract_id else None
-    if row is None:
-        return Decision(False, "contract.unknown")
+    if row is None or not may_know_contract(party, row):
+        return Decision(False, "contract.unknown", contract_id=contract_id)
     if action == "read_contract":
-        if (
-            party is None
-            or party.id in (row.provider_id, row.consumer_id)
-            or party.role in ("operator", "auditor")
-        ):
-            return Decision(True, "contract.party", contract_id=row.id)
-        return Decision(
-            False, "contract.party", contract_id=row.id, message=f"contract {row.id} is not yours to read"
-        )
+        return Decision(True, "contract.party", contract_id=row.id)
     if action in ("approve", "reject") and party is not None and party.id == row.consumer_id:
         return Decision(
             False,
@@ -588,6 +595,16 @@ def _contract(s: Session, ask: Ask) -> Decision:
     who = "the dataset's owner or the operator" if action == "revoke" else "the dataset's owner"
     return Decision(
         False, "contract.provider", contract_id=row.id, message=f"only {who} may {action} contract {row.id}"
+    )
+
+
+def may_know_contract(party: Party | None, row: ContractRow) -> bool:
+    """Rule 11: a contract exists for its two parties, the operator and auditors; for anyone else
+    it answers as an unknown id."""
+    return (
+        party is None
+        or party.id in (row.provider_id, row.consumer_id)
+        or party.role in ("operator", "auditor")
     )
 
 
@@ -646,11 +663,34 @@ def _job(s: Session, ask: Ask) -> Decision:
     return Decision(False, "job.unknown")
 
 
+def _product_visible(s: Session, party: Party | None, row: ProductRow) -> bool:
+    """A product exists for a party that may see every one of its member datasets (rule 2)."""
+    members = select(ProductMemberRow.dataset_id).where(ProductMemberRow.product_id == row.id)
+    for dataset_id in s.scalars(members):
+        dataset = s.get(DatasetRow, dataset_id)
+        if dataset is None or not is_visible(s, party, dataset):
+            return False
+    return True
+
+
+def visible_products(party: Viewer) -> ColumnElement[bool] | None:
+    """Rule 15 as a SQL condition on ``ProductRow``: products whose members are all visible."""
+    visible = visible_datasets(party)
+    if visible is None:
+        return None
+    hidden = exists().where(
+        ProductMemberRow.product_id == ProductRow.id, ProductMemberRow.dataset_id == DatasetRow.id, ~visible
+    )
+    return ~hidden
+
+
 def _product(s: Session, ask: Ask) -> Decision:
     party, action, product_id, _context, _node = ask
     row = s.get(ProductRow, product_id) if product_id else None
-    if row is None:
+    if row is None or not _product_visible(s, party, row):
         return Decision(False, "product.unknown")
+    if action == "read_product":
+        return Decision(True, "product.visible")
     if action == "buy_product":
         if party is not None and party.role in ("consumer", "provider"):
             return Decision(True, "product.buyer")
@@ -672,7 +712,9 @@ def _party(s: Session, ask: Ask) -> Decision:
     party, action, party_id, _context, _node = ask
     if action == "register_for":
         if not _is_operator(party) and party is not None and party_id != party.id:
-            return Decision(False, "party.self", message="a party registers data for itself only")
+            return Decision(
+                False, "party.self", message="a party registers data for itself only; leave out the owner"
+            )
         owner = s.get(PartyRow, party_id) if party_id else None
         if owner is None:
             return Decision(False, "party.unknown")
@@ -714,6 +756,7 @@ _NODE_RULES: Final[dict[str, tuple[tuple[str, ...], str, str]]] = {
         "operator.only",
         "only the operator and auditors verify the whole ledger",
     ),
+    "manage_parties": (("operator",), "operator.only", "only the node operator may do this"),
 }
 
 
@@ -758,4 +801,5 @@ __all__ = [
     "visible_contracts",
     "visible_datasets",
     "visible_offers",
+    "visible_products",
 ]

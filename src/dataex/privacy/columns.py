@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -206,8 +207,6 @@ def detect_parquet(
     seed: int = SEED,
 ) -> Detection:
     """Classifies every column of the Parquet file at ``src`` (a local path or DuckDB-readable URL)."""
-    import time
-
     con = quiet_connect()
     try:
         if columns is None:

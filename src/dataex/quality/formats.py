@@ -15,6 +15,8 @@ from functools import cache
 
 import duckdb
 
+from dataex.privacy.detect import RECOGNIZERS
+
 _PROVINCES = (
     "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 71 81 82 83"
 )
@@ -65,11 +67,7 @@ SQL_KINDS: dict[str, Callable[[str], str]] = {
 
 @cache
 def _recognizers() -> dict[str, Callable[[str], bool]]:
-    """The privacy recognizers' ``validate`` by kind; empty when the privacy package is absent."""
-    try:
-        from dataex.privacy.detect import RECOGNIZERS
-    except ImportError:
-        return {}
+    """The privacy recognizers' ``validate`` by kind."""
     return {r.kind: r.validate for r in RECOGNIZERS}
 
 
@@ -80,10 +78,6 @@ def KINDS() -> frozenset[str]:
 
 def strong_kinds() -> dict[str, Callable[[str], bool]]:
     """Kinds whose validation is strict enough to type a column from its values alone."""
-    try:
-        from dataex.privacy.detect import RECOGNIZERS
-    except ImportError:
-        return {}
     return {r.kind: r.validate for r in RECOGNIZERS if r.strong}
 
 

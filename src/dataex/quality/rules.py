@@ -32,6 +32,7 @@ from sqlglot.errors import ParseError
 
 from dataex.engines.sql import quote_ident, quote_literal
 from dataex.errors import InvalidInput
+from dataex.quality.formats import KINDS, valid_sql
 
 RULE_KINDS = ("not_null", "unique", "between", "in_set", "matches", "valid", "expr")
 ROW_LIMIT = 100
@@ -178,8 +179,6 @@ def _is_number(value: object) -> bool:
 
 
 def _valid_predicate(arg: Any, q: str, name: str, line: int) -> str:
-    from dataex.quality.formats import KINDS, valid_sql
-
     if not isinstance(arg, str) or arg not in KINDS():
         raise _fail(line, f"valid takes one of {', '.join(sorted(KINDS()))}; got {arg!r}", name)
     return f"({q} IS NOT NULL AND NOT coalesce({valid_sql(arg, q)}, false))"

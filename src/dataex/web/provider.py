@@ -16,10 +16,10 @@ from dataex.catalog import upload as uploads
 from dataex.catalog.metadata import RAI_TERMS, describe, get_metadata
 from dataex.contracts import lifecycle
 from dataex.contracts.offers import create_offer, list_offers
-from dataex.errors import Forbidden
 from dataex.exchange import Exchange
 from dataex.identity.parties import Party
 from dataex.market import settlement
+from dataex.policy import check
 from dataex.privacy.dp import set_privacy
 from dataex.web.deps import CSRF, ExchangeDep, Provider
 from dataex.web.forms import lines, see_other, words, yuan
@@ -107,8 +107,7 @@ def upload_progress(request: Request, task_id: str, party: Provider) -> Response
 @router.get("/provider/datasets/{dataset_id}/describe")
 def describe_form(request: Request, dataset_id: str, ex: ExchangeDep, party: Provider) -> Response:
     dataset = datasets.get_dataset(ex, dataset_id, viewer=party)
-    if dataset.owner_id != party.id and not party.is_operator:
-        raise Forbidden(f"only the owner of {dataset_id} (or the operator) may describe it")
+    check(ex, party, "describe", dataset_id)
     context = {"d": dataset, "meta": get_metadata(ex, dataset_id, viewer=party), "rai_keys": RAI_FORM}
     return render(request, "describe.html", context, party=party)
 

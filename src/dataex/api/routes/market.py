@@ -50,13 +50,13 @@ def create_product(body: ProductCreate, ex: ExchangeDep, party: CurrentParty) ->
 
 
 @router.get("/products", response_model=list[ProductPublic])
-def list_products(ex: ExchangeDep, _party: CurrentParty) -> list[Product]:
-    return products.list_products(ex)
+def list_products(ex: ExchangeDep, party: CurrentParty) -> list[Product]:
+    return products.list_products(ex, viewer=party)
 
 
 @router.get("/products/{product_id}", response_model=ProductPublic)
-def show_product(product_id: str, ex: ExchangeDep, _party: CurrentParty) -> Product:
-    return products.get_product(ex, product_id)
+def show_product(product_id: str, ex: ExchangeDep, party: CurrentParty) -> Product:
+    return products.get_product(ex, product_id, viewer=party)
 
 
 @router.post("/products/{product_id}/purchases", response_model=PurchasePublic, status_code=201)

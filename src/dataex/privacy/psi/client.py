@@ -10,13 +10,15 @@ Only blinded group elements and set sizes ever leave this module.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import dataex.errors as errors
 from dataex.errors import DataexError, InputFileNotFound, InvalidInput, UnknownColumn, UnsupportedFormat
-from dataex.privacy.psi import protocol
+from dataex.privacy.psi import protocol, thendp
 from dataex.privacy.psi.normalize import Normalized, detect_type, normalize
+from dataex.privacy.psi.service import run_session
 
 if TYPE_CHECKING:
     from dataex.identity.parties import Party
@@ -49,8 +51,6 @@ class LocalTransport:
         self.node, self.party = node, party
 
     def session(self, contract_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        from dataex.privacy.psi.service import run_session
-
         r = run_session(
             self.node,
             self.party,
@@ -72,8 +72,6 @@ class LocalTransport:
         }
 
     def then_start(self, contract_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        from dataex.privacy.psi import thendp
-
         r = thendp.start(
             self.node,
             self.party,
@@ -91,8 +89,6 @@ class LocalTransport:
         }
 
     def then_finish(self, session_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        from dataex.privacy.psi import thendp
-
         return thendp.finish(
             self.node,
             self.party,
@@ -133,8 +129,6 @@ def raise_for_envelope(data: dict[str, Any], status: int) -> None:
     """Raises the node's JSON error envelope as the ``DataexError`` subclass its ``code`` names."""
     if status < 400:
         return
-    import dataex.errors as errors
-
     code = data.get("code", "error")
     message = str(data.get("error", f"HTTP {status}"))
     for obj in vars(errors).values():
@@ -283,6 +277,4 @@ def _dropped(n: Normalized) -> dict[str, int]:
 
 
 def _replace(result: PsiResult, **changes: Any) -> PsiResult:
-    from dataclasses import replace
-
     return replace(result, **changes)

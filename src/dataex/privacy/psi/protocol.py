@@ -28,6 +28,8 @@ The roles map to dataex's modes (see docs/psi.md):
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 import struct
@@ -198,9 +200,6 @@ P256_ORDER: Final = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC
 def derive_key(secret: bytes, label: str) -> bytes:
     """A P-256 scalar in [1, order) from HMAC-SHA-512(secret, label): the same for the same label,
     unpredictable without the secret, never stored (512 bits reduced, so the bias is ~2^-256)."""
-    import hashlib
-    import hmac
-
     wide = int.from_bytes(hmac.new(secret, label.encode(), hashlib.sha512).digest(), "big")
     return (wide % (P256_ORDER - 1) + 1).to_bytes(32, "big")
 

@@ -36,17 +36,21 @@ from typing import TYPE_CHECKING, Any, Final
 from dataex.contracts import budget, odrl
 from dataex.contracts.consent import consented_source
 from dataex.db.models import ContractRow, DatasetRow, DpSettingsRow
+from dataex.engines import get_engine
 from dataex.errors import DataexError, InvalidInput, NotFound, QueryRefused
 from dataex.identity import signed
 from dataex.identity.keys import load_or_create_secret
 from dataex.identity.parties import Party, new_id
+from dataex.privacy.dp import mechanisms
+from dataex.privacy.dp.parse import parse
+from dataex.privacy.dp.rewrite import VIEW, Plan, plan_query
+from dataex.privacy.dp.settings import PrivacySettings, column_types
 from dataex.privacy.psi import protocol
 from dataex.privacy.psi.normalize import canonical
 from dataex.privacy.psi.service import Target, begin, provider_items, record_session
 
 if TYPE_CHECKING:
     from dataex.node import Node
-    from dataex.privacy.dp.rewrite import Plan
 
 TABLE: Final = "matched"
 TTL_SECONDS: Final = 600.0
@@ -178,10 +182,6 @@ def _verify(node: Node, ticket: str) -> dict[str, Any] | None:
 
 
 def _plan(node: Node, target: Target, sql: str, epsilon: float) -> Plan:
-    from dataex.privacy.dp.parse import parse
-    from dataex.privacy.dp.rewrite import plan_query
-    from dataex.privacy.dp.settings import PrivacySettings, column_types
-
     if isinstance(epsilon, bool) or not isinstance(epsilon, int | float) or not epsilon > 0:
         raise InvalidInput(f"epsilon must be > 0; got {epsilon!r}")
     budget.to_units(epsilon, odrl.EPSILON_SCALE, "epsilon")
@@ -218,10 +218,6 @@ def _materialize(node: Node, target: Target, matched: set[str], path: Path) -> N
 
 
 def _release(plan: Plan, path: Path) -> dict[str, Any]:
-    from dataex.engines import get_engine
-    from dataex.privacy.dp import mechanisms
-    from dataex.privacy.dp.rewrite import VIEW
-
     runner = get_engine(None)
     table = runner.execute(plan.sql_for(runner.dialect), {VIEW: str(path)})
     released = mechanisms.release(plan, table)
