@@ -75,7 +75,7 @@ def test_members_need_l3_and_count_runs_under_l2(
     with pytest.raises(AccessDenied) as denied:
         run(local, contract.id, input=files[1], column="id_no", reveal="members")
     assert denied.value.rule == "psi.members_needs_L3"
-    assert log_events(mk.ex)[-1] == "psi.refused"
+    assert log_events(mk.ex)[-1] == "access.denied"  # the policy's rule, logged by the policy
     assert run(local, contract.id, input=files[1], column="id_no", reveal="count").count == 60
 
 

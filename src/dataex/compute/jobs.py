@@ -38,8 +38,6 @@ from dataex.db.models import (
 )
 from dataex.engines.sql import quote_ident
 from dataex.errors import (
-    AccessDenied,
-    ContractNotFound,
     DataexError,
     IntegrityError,
     InvalidTransition,
@@ -127,20 +125,9 @@ def transition(
 def submit(node: Node, party: Party, contract_id: str, recipe_source: str | dict[str, Any]) -> Job:
     """Authorizes and checks a recipe, then queues the job; see the module docstring."""
     recover(node)
-    with node.session() as s:
-        contract = s.get(ContractRow, contract_id)
-        if contract is None:
-            raise ContractNotFound(contract_id)
-        dataset_id = contract.dataset_id
-    decision = authorize(node, party, "compute", dataset_id, {"contract_id": contract_id})
-    decision.raise_if_denied()
+    decision = authorize(node, party, "compute", None, {"contract_id": contract_id}).raise_if_denied()
+    dataset_id = str(decision.object_id)  # the contract's dataset
     try:
-        if decision.contract_id != contract_id:
-            raise AccessDenied(
-                f"only the consumer of contract {contract_id} may run jobs under it",
-                rule="contract.not_yours",
-                contract_id=contract_id,
-            )
         recipe = recipes.parse(recipe_source)
         _check(node, recipe, contract_id, dataset_id)
     except DataexError as e:

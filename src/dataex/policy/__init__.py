@@ -38,7 +38,8 @@ Rules (numbered; the first that matches decides; the rule's name is in the decis
  8. ``contract.*``            data actions need a live contract of the party on the dataset whose
                               tier covers the action (``tier.too_low``, ``contract.<state>``,
                               ``contract.none``, ``contract.not_yours``, ``contract.other_dataset``,
-                              ``purpose.mismatch``, ``budget.no_epsilon``, ``budget.exhausted`` deny;
+                              ``purpose.mismatch``, ``budget.no_epsilon``, ``budget.exhausted``,
+                              ``psi.members_needs_L3`` (PSI members mode below L3) deny;
                               ``contract.L<n>`` allows). Tiers are cumulative: dp_query and psi need
                               L1+, compute L2+, extract L3+, download L4. A contract past its expiry
                               is expired (and logged) the moment it is asked.
@@ -181,6 +182,8 @@ Action = Literal[
 ]
 ACTIONS: Final[tuple[str, ...]] = get_args(Action)
 DATA_ACTIONS: Final = frozenset(get_args(DataAction))
+MEMBERS_TIERS: Final = ("L3", "L4")
+"""PSI's members mode reveals who is in the data: a disclosure only L3/L4 contracts allow."""
 CATALOG_READS: Final = frozenset({"read_metadata", "read_details"})
 MIN_TIER: Final[dict[str, str]] = {
     "dp_query": "L1",
@@ -560,6 +563,12 @@ def contract_allows(
         return deny(f"contract.{row.state}")
     if TIERS.index(row.tier) < TIERS.index(MIN_TIER[action]):
         return deny("tier.too_low")
+    if action == "psi" and context.get("mode") == "members" and row.tier not in MEMBERS_TIERS:
+        return replace(
+            deny("psi.members_needs_L3"),
+            message=f"PSI members mode needs an L3 or L4 contract ({row.id} is {row.tier}): learning "
+            "that a named person is in the data is itself a disclosure; use count",
+        )
     purpose = context.get("purpose")
     if purpose is not None and purpose != row.purpose:
         return deny("purpose.mismatch")

@@ -21,8 +21,6 @@ from dataex.contracts import budget, odrl
 from dataex.db.models import ContractRow, DatasetRow, DpAnswerRow, DpSettingsRow
 from dataex.engines import Engine, get_engine
 from dataex.errors import (
-    AccessDenied,
-    ContractNotFound,
     DataexError,
     InvalidInput,
     QueryRefused,
@@ -73,23 +71,8 @@ def query(
     explain: bool = False,
 ) -> Answer:
     """Answers ``sql`` with differential privacy under ``contract_id``; see the module docstring."""
-    with node.session() as s:
-        contract = s.get(ContractRow, contract_id)
-        if contract is None:
-            raise ContractNotFound(contract_id)
-        dataset_id = contract.dataset_id
-    decision = authorize(node, actor, "dp_query", dataset_id, {"contract_id": contract_id})
-    decision.raise_if_denied()
-    if decision.contract_id != contract_id:
-        error = AccessDenied(
-            f"only the consumer of contract {contract_id} may query under it",
-            rule="contract.not_yours",
-            contract_id=contract_id,
-        )
-        node.log.refusal(
-            node.transaction, "dp.query.refused", error, actor=actor.id, data={"contract_id": contract_id}
-        )
-        raise error
+    decision = authorize(node, actor, "dp_query", None, {"contract_id": contract_id}).raise_if_denied()
+    dataset_id = str(decision.object_id)  # the contract's dataset
     runner = get_engine(engine)
     try:
         eps_nano = _epsilon_units(epsilon)

@@ -30,10 +30,8 @@ from sqlalchemy import select
 
 from dataex.contracts import budget
 from dataex.contracts.consent import consented_source
-from dataex.db.models import ClassificationRow, ContractRow, DatasetRow, PsiPreparedSetRow, PsiSessionRow
+from dataex.db.models import ClassificationRow, DatasetRow, PsiPreparedSetRow, PsiSessionRow
 from dataex.errors import (
-    AccessDenied,
-    ContractNotFound,
     DataexError,
     DatasetNotFound,
     InvalidInput,
@@ -50,7 +48,6 @@ if TYPE_CHECKING:
 
 Mode = Literal["members", "count", "then_dp"]
 MODES: Final = ("members", "count", "then_dp")
-MEMBERS_TIERS: Final = ("L3", "L4")
 MAX_CLIENT_ITEMS: Final = 1 << 20
 """The largest consumer set per session; the preprocessed set's false-positive bound assumes it."""
 
@@ -136,37 +133,16 @@ def begin(
     node: Node, party: Party, contract_id: str, *, mode: str, id_type: str, column: str | None
 ) -> Target:
     """Authorizes a session of ``mode`` under the contract and resolves its column (or raises)."""
-    with node.session() as s:
-        contract = s.get(ContractRow, contract_id)
-        if contract is None:
-            raise ContractNotFound(contract_id)
-        dataset_id = contract.dataset_id
-    decision = authorize(node, party, "psi", dataset_id, {"contract_id": contract_id, "mode": mode})
-    decision.raise_if_denied()
+    context = {"contract_id": contract_id, "mode": mode}
+    decision = authorize(node, party, "psi", None, context).raise_if_denied()
+    dataset_id = str(decision.object_id)  # the contract's dataset
     try:
-        _tier_rule(decision, contract_id, mode)
         return _target(node, decision, dataset_id, check_type(id_type), column)
     except DataexError as e:
         node.log.refusal(
             node.transaction, "psi.refused", e, actor=party.id, data={"contract_id": contract_id}
         )
         raise
-
-
-def _tier_rule(decision: Decision, contract_id: str, mode: str) -> None:
-    if decision.contract_id != contract_id:
-        raise AccessDenied(
-            f"only the consumer of contract {contract_id} may run PSI under it",
-            rule="contract.not_yours",
-            contract_id=contract_id,
-        )
-    if mode == "members" and decision.tier not in MEMBERS_TIERS:
-        raise AccessDenied(
-            f"PSI members mode needs an L3 or L4 contract ({contract_id} is {decision.tier}): "
-            "learning that a named person is in the data is itself a disclosure; use count",
-            rule="psi.members_needs_L3",
-            contract_id=contract_id,
-        )
 
 
 def _target(node: Node, decision: Decision, dataset_id: str, id_type: str, column: str | None) -> Target:
