@@ -6,8 +6,8 @@ from fastapi.testclient import TestClient
 
 from dataex.api.app import create_app
 from dataex.api.routes.anonymize import router
-from tests.anonymize.adult import ADULT
 from tests.conftest import Node, add
+from tests.privacy.anonymize.adult import ADULT
 
 
 def client(node: Node) -> TestClient:

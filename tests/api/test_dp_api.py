@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from dataex.api.app import create_app
 from dataex.api.routes import contracts, dp
 from tests.conftest import Node
-from tests.dp import QUERY, DpMarket, dp_market, small_visits
+from tests.privacy.dp import QUERY, DpMarket, dp_market, small_visits
 
 
 @pytest.fixture

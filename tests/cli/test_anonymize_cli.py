@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from dataex.cli.anonymize import register_commands
 from dataex.privacy.anonymize.verify import verify_file
-from tests.anonymize.adult import ADULT
 from tests.conftest import Actor, Node, add
+from tests.privacy.anonymize.adult import ADULT
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from dataex.cli.dp import register_commands
 from tests.conftest import Node
 from tests.contracts import Market, market
-from tests.dp import QUERY, small_visits
+from tests.privacy.dp import QUERY, small_visits
 
 runner = CliRunner()
 

@@ -142,7 +142,7 @@ def test_refusals_change_nothing(fresh_node: Node, lineage: dict[str, str]) -> N
 def test_dp_answers_leave_out_withdrawn_subjects(sqlite_node: Node, tmp_path: Path) -> None:
     from dataex.privacy.dp import mechanisms
     from dataex.privacy.dp.service import query
-    from tests.dp import dp_market, small_visits
+    from tests.privacy.dp import dp_market, small_visits
 
     dm = dp_market(sqlite_node, small_visits(tmp_path / "visits.csv", units=30, per_unit=2))
     ex, sql = dm.m.ex, "SELECT COUNT(DISTINCT patient_id) AS patients, COUNT(*) AS n FROM visits"

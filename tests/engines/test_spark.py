@@ -11,7 +11,7 @@ import pytest
 
 from dataex.privacy.dp import mechanisms, query
 from tests.conftest import Node
-from tests.dp import QUERY, dp_market, small_visits
+from tests.privacy.dp import QUERY, dp_market, small_visits
 
 pytestmark = pytest.mark.slow
 

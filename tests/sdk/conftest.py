@@ -14,7 +14,7 @@ import uvicorn
 
 from dataex.api.app import create_app
 from dataex.exchange import Exchange
-from tests.dp import small_visits
+from tests.privacy.dp import small_visits
 
 STARTUP_SECONDS = 20.0
 

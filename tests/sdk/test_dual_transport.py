@@ -9,7 +9,7 @@ import pytest
 
 from dataex.errors import AccessDenied, BudgetExhausted, DataexError, DatasetNotFound, QueryRefused
 from dataex.sdk import Client, Contract, Dataset, connect, open
-from tests.dp import DIAGNOSES, QUERY
+from tests.privacy.dp import DIAGNOSES, QUERY
 from tests.sdk.conftest import LiveNode
 
 BOUNDS = {"cost": (0.0, 250.0), "age": (0.0, 120.0)}

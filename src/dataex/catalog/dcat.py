@@ -17,6 +17,7 @@ from dataex.catalog.croissant import CROISSANT_1_1, FILE_ID
 from dataex.catalog.metadata import Metadata, license_url
 from dataex.db.models import DatasetMetadataRow, DatasetRow, NodeRow, PartyRow
 from dataex.ledger.log import iso
+from dataex.policy import ANONYMOUS, visible_datasets
 
 if TYPE_CHECKING:
     from dataex.node import Node
@@ -55,17 +56,20 @@ def dcat_catalog(node: Node, *, base_url: str) -> dict[str, Any]:
 
 
 def _public(session: Session) -> list[tuple[DatasetRow, Metadata | None, PartyRow]]:
-    rows = session.execute(
+    """The datasets an anonymous client may see (rule 2 of :mod:`dataex.policy`)."""
+    q = (
         select(DatasetRow, DatasetMetadataRow, PartyRow)
         .join(PartyRow, PartyRow.id == DatasetRow.owner_id)
         .outerjoin(DatasetMetadataRow, DatasetMetadataRow.dataset_id == DatasetRow.id)
         .order_by(DatasetRow.registered_at, DatasetRow.id)
-    ).all()
-    out: list[tuple[DatasetRow, Metadata | None, PartyRow]] = []
-    for dataset, meta, owner in rows:
-        if meta is None or meta.visibility == "public":
-            out.append((dataset, Metadata.of(meta) if meta is not None else None, owner))
-    return out
+    )
+    visible = visible_datasets(ANONYMOUS)
+    if visible is not None:
+        q = q.where(visible)
+    return [
+        (dataset, Metadata.of(meta) if meta is not None else None, owner)
+        for dataset, meta, owner in session.execute(q).all()
+    ]
 
 
 def _typed(value: datetime) -> dict[str, str]:

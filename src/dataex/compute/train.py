@@ -9,6 +9,7 @@ float vector named by ``input_features``, and the ONNX graph includes the scalin
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from pathlib import Path
 from typing import Any, Final
@@ -214,8 +215,6 @@ def _diffprivlib_compat() -> None:
 def _dp_model(cls: Any, *, epsilon: float | None, data_norm: float, **params: Any) -> Any:
     """diffprivlib's model; on scikit-learn >= 1.8 (which removed ``multi_class``) its ``__init__``
     cannot call scikit-learn's, so set the same attributes it sets (binary/OvR with lbfgs, l2)."""
-    import inspect
-
     from diffprivlib.accountant import BudgetAccountant
     from sklearn.linear_model import LogisticRegression
 

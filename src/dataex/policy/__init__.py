@@ -422,8 +422,10 @@ def _anonymous(s: Session, action: str, dataset_id: str | None) -> Decision:
 
 def visible_datasets(party: Viewer) -> ColumnElement[bool] | None:
     """Rule 2 as a SQL condition on ``DatasetRow`` (``None``: every dataset is visible)."""
-    private = exists().where(
-        DatasetMetadataRow.dataset_id == DatasetRow.id, DatasetMetadataRow.visibility == "private"
+    private = (
+        exists()
+        .where(DatasetMetadataRow.dataset_id == DatasetRow.id, DatasetMetadataRow.visibility == "private")
+        .correlate_except(DatasetMetadataRow)  # the outer query may join the metadata table itself
     )
     return visible_condition(party, dataset_id=DatasetRow.id, owner_id=DatasetRow.owner_id, private=private)
 
@@ -441,7 +443,11 @@ def visible_condition(
         return None
     if not isinstance(party, Party):
         return ~private
-    holder = exists().where(ContractRow.dataset_id == dataset_id, ContractRow.consumer_id == party.id)
+    holder = (
+        exists()
+        .where(ContractRow.dataset_id == dataset_id, ContractRow.consumer_id == party.id)
+        .correlate_except(ContractRow)
+    )
     return or_(~private, owner_id == party.id, holder)
 
 
@@ -638,7 +644,7 @@ def visible_offers(party: Viewer) -> ColumnElement[bool] | None:
     visible = visible_datasets(party)
     if visible is None:
         return None
-    return exists().where(DatasetRow.id == OfferRow.dataset_id, visible)
+    return exists().where(DatasetRow.id == OfferRow.dataset_id, visible).correlate_except(DatasetRow)
 
 
 # -- demands, jobs, products (rules 13-15) ------------------------------------------------------------
@@ -687,8 +693,14 @@ def visible_products(party: Viewer) -> ColumnElement[bool] | None:
     visible = visible_datasets(party)
     if visible is None:
         return None
-    hidden = exists().where(
-        ProductMemberRow.product_id == ProductRow.id, ProductMemberRow.dataset_id == DatasetRow.id, ~visible
+    hidden = (
+        exists()
+        .where(
+            ProductMemberRow.product_id == ProductRow.id,
+            ProductMemberRow.dataset_id == DatasetRow.id,
+            ~visible,
+        )
+        .correlate_except(ProductMemberRow, DatasetRow)
     )
     return ~hidden
 

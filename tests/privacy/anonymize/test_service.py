@@ -13,8 +13,8 @@ from dataex.errors import AnonymizationInfeasible, Forbidden, InvalidHierarchy, 
 from dataex.privacy.anonymize import service
 from dataex.privacy.anonymize.engine import Spec
 from dataex.privacy.anonymize.verify import verify_file
-from tests.anonymize.adult import ADULT, hierarchies
 from tests.conftest import Actor, Node, add
+from tests.privacy.anonymize.adult import ADULT, hierarchies
 
 
 def _entries(node: Node, event: str) -> list[dict[str, object]]:

@@ -9,8 +9,8 @@ import pytest
 
 from dataex.privacy.anonymize.engine import Spec, anonymize_table
 from dataex.privacy.anonymize.verify import verify_file
-from tests.anonymize import pycanon_env
-from tests.anonymize.adult import QI8, hierarchies, table
+from tests.privacy.anonymize import pycanon_env
+from tests.privacy.anonymize.adult import QI8, hierarchies, table
 
 SETTINGS = {
     "k5": Spec(qi=QI8, k=5, max_suppression=0.01, hierarchies=hierarchies(QI8)),

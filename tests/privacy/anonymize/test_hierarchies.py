@@ -10,7 +10,7 @@ import pytest
 
 from dataex.errors import InvalidHierarchy
 from dataex.privacy.anonymize import hierarchies as hier
-from tests.anonymize.adult import ADULT
+from tests.privacy.anonymize.adult import ADULT
 
 
 def test_reads_arx_csv_and_digests_it() -> None:

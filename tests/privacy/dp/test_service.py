@@ -22,7 +22,7 @@ from dataex.errors import (
 from dataex.privacy.dp import mechanisms, query, set_privacy
 from tests.conftest import Node
 from tests.contracts import log_events, log_size, rows_snapshot
-from tests.dp import QUERY, UNUSED_KEY, DpMarket, dp_market, small_visits
+from tests.privacy.dp import QUERY, UNUSED_KEY, DpMarket, dp_market, small_visits
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from dataex.privacy.dp.parse import parse
 from dataex.privacy.dp.rewrite import plan_query
 from dataex.privacy.dp.settings import PrivacySettings
 from tests.conftest import Node
-from tests.dp import dp_market, small_visits
+from tests.privacy.dp import dp_market, small_visits
 
 RELEASES = 4000
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-ADULT = Path(__file__).resolve().parents[3] / "shared" / "data" / "adult"
+ADULT = Path(__file__).resolve().parents[4] / "shared" / "data" / "adult"
 COLUMNS = [
     "sex",
     "age",

@@ -15,7 +15,7 @@ import pytest
 
 from bench.peers import PeerUnavailable, peer_python
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PYCANON = "pycanon==1.3.6"
 SCRIPT = """
 import json, sys

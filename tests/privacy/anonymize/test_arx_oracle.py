@@ -10,7 +10,7 @@ import pytest
 from dataex.privacy.anonymize import risk
 from dataex.privacy.anonymize.engine import Spec, anonymize_table
 from dataex.privacy.anonymize.verify import verify_frame
-from tests.anonymize.adult import COLUMNS, QI8, hierarchies, table
+from tests.privacy.anonymize.adult import COLUMNS, QI8, hierarchies, table
 
 ARX_LEVELS = {
     "sex": 1,

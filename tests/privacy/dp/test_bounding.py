@@ -14,7 +14,7 @@ from dataex.privacy.dp import mechanisms, query, set_privacy
 from dataex.privacy.dp.bounding import bounded_source, bounding_sql
 from dataex.privacy.dp.settings_service import find_privacy
 from tests.conftest import Node
-from tests.dp import QUERY, DpMarket, dp_market, small_visits
+from tests.privacy.dp import QUERY, DpMarket, dp_market, small_visits
 
 
 def _rows_per_unit(path: str) -> dict[str, int]:
