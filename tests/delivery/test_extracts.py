@@ -14,7 +14,14 @@ from dataex.contracts.consent import withdraw_consent
 from dataex.db.models import ContractRow, LogEntryRow
 from dataex.delivery.extracts import extract
 from dataex.delivery.tolerances import set_tolerances
-from dataex.errors import AccessDenied, BudgetExhausted, ExtractRefused, FingerprintUnavailable, InvalidInput
+from dataex.errors import (
+    AccessDenied,
+    BudgetExhausted,
+    ContractNotFound,
+    ExtractRefused,
+    FingerprintUnavailable,
+    InvalidInput,
+)
 from dataex.storage.store import sha256_file
 from tests.conftest import Node
 from tests.contracts import log_events, log_size
@@ -84,7 +91,7 @@ def test_other_refusals(sqlite_node: Node, tmp_path: Path) -> None:
     with pytest.raises(FingerprintUnavailable):
         extract(d.ex, c.id, actor=insurer.party, out=tmp_path / "x.parquet")
     set_tolerances(d.ex, d.dataset_id, {"cost": 1}, actor=d.hospital.party)
-    with pytest.raises(AccessDenied):
+    with pytest.raises(ContractNotFound):  # another consumer's contract does not exist for it
         extract(d.ex, c.id, actor=other.party, out=tmp_path / "x.parquet")
     with pytest.raises(InvalidInput):
         extract(d.ex, c.id, actor=insurer.party, out=tmp_path / "x.json", format="json")
