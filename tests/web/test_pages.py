@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from dataex.catalog.metadata import describe
+from dataex.contracts import lifecycle
 from dataex.contracts.offers import create_offer, list_offers
 from dataex.web import session
 from tests.web.conftest import Console, csrf_of, upload_file, visits_csv
@@ -147,7 +148,11 @@ def test_a_provider_cannot_decide_another_providers_contract(console: Console, t
     rival = console.client(add(console.node, "Other Hospital"))
     token = csrf_of(rival.get("/provider").text)
     r = rival.post(f"/provider/contracts/ctr_{contract_id}/approve", data={"csrf": token})
-    assert r.status_code == 403
+    unknown = rival.post(f"/provider/contracts/ctr_{'0' * len(contract_id)}/approve", data={"csrf": token})
+    assert r.status_code == unknown.status_code == 404  # not its contract: as for one never issued
+    assert lifecycle.get_contract(console.ex, f"ctr_{contract_id}", actor=console.insurer.party).state == (
+        "requested"
+    )
 
 
 def test_unknown_routes_get_the_friendly_404_page(console: Console) -> None:
