@@ -514,7 +514,7 @@ def import_croissant(
     parsed = from_croissant(doc, base_dir=path.parent, allowed_roots=roots)
     if parsed.license is None:
         raise InvalidInput("the Croissant document has no license; add one (an SPDX id or URL)")
-    _check_owner(node, owner_id, actor)
+    check(node, actor, "register_for", owner_id)
     for file in parsed.files:
         check_checksums(file)
     registrations: list[Registration] = []
@@ -530,10 +530,6 @@ def import_croissant(
         _describe(node, reg, parsed, file, actor)
         registrations.append(reg)
     return registrations
-
-
-def _check_owner(node: Node, owner_id: str, actor: Party | None) -> None:
-    check(node, actor, "register_for", owner_id)
 
 
 def _describe(
