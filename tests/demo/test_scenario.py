@@ -27,7 +27,7 @@ def test_demo_scenario_succeeds_end_to_end(tmp_path: Path) -> None:
     numbers = [int(line.removeprefix("[bold]").split(".")[0]) for line in lines if line.startswith("[bold]")]
     assert numbers == list(range(1, len(numbers) + 1))  # every step numbered, none skipped
     assert [line.split("[/]")[0].removeprefix("[bold]") for line in lines if line.startswith("[bold]")][
-        -8:
+        -9:
     ] == [
         "15. DP SQL",
         "16. anonymized",
@@ -36,8 +36,13 @@ def test_demo_scenario_succeeds_end_to_end(tmp_path: Path) -> None:
         "19. compute",
         "20. joint product",
         "21. ledger",
-        "22. audit",
+        "22. policy",
+        "23. audit",
     ]
+    # 22. the policy point: a private dataset answers a stranger as an unknown id; a refusal is logged
+    policy = summary["policy"]
+    assert policy["private_as_unknown"] is True and policy["denied_rule"] == "manage.owner"
+    assert policy["denied_log_index"] > 0
 
     # 15. DP SQL under the insurer's L1 contract (ε 3.0): 0.5 charged, top groups with intervals
     dp = summary["dp"]

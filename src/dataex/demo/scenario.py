@@ -5,7 +5,8 @@ Parquet file, an originality refusal, an idempotent re-registration, an offline 
 an inclusion proof, description and search, classification and quality, offers and a contract, a DP
 SQL answer, an anonymized release delivered with fingerprints and a leak traced, a PSI count, a
 compute-to-data job, a joint product of two hospitals whose revenue is split by Shapley value, the
-settlement ledger and a full audit.
+settlement ledger, the policy point (a private dataset answering a stranger as an unknown id, a
+refused action logged with its rule) and a full audit.
 """
 
 from __future__ import annotations
@@ -148,9 +149,10 @@ def run_demo(home: Path | None = None, *, echo: Echo | None = None) -> dict[str,
         later |= joint_product.joint_product(ex, say, cast, visits=visits, files=files)
         huashan = ex.get_party(later["product"]["huashan"])
         later |= use_steps.ledger(ex, say, cast, others={"huashan": huashan})
+        later |= use_steps.policy_point(ex, say, cast, visits=v, files=files)
         audit = ex.audit()
         say(
-            f"[bold]22. audit[/] {audit.checked.get('entries')} log entries, "
+            f"[bold]23. audit[/] {audit.checked.get('entries')} log entries, "
             f"{audit.checked.get('files')} files: "
             f"{'ok' if audit.ok else audit.problems}"
         )
@@ -171,7 +173,9 @@ def run_demo(home: Path | None = None, *, echo: Echo | None = None) -> dict[str,
             and later["compute"]["state"] == "succeeded"
             and sum(later["product"]["sale"]["shares_fen"].values()) + later["product"]["sale"]["fee_fen"]
             == later["product"]["sale"]["amount_fen"]
-            and later["ledger"]["verify"]["ok"],
+            and later["ledger"]["verify"]["ok"]
+            and later["policy"]["private_as_unknown"]
+            and later["policy"]["denied_rule"] == "manage.owner",
             "home": str(home),
             "node_id": ex.node_id,
             "datasets": [{"id": d.id, "title": d.title, "rows": d.rows, "digest": d.digest} for d in (v, h)],

@@ -18,17 +18,21 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from dataex.catalog.datasets import Dataset
+from dataex.catalog.metadata import describe
 from dataex.compute import jobs
 from dataex.contracts import lifecycle, offers
 from dataex.delivery.extracts import extract
 from dataex.delivery.tolerances import set_tolerances
 from dataex.delivery.trace import trace
 from dataex.demo.data import DIAGNOSES
+from dataex.errors import DatasetNotFound
 from dataex.exchange import Exchange
 from dataex.identity.parties import Party
 from dataex.market.settlement import deposit, ledger_statement, verify_ledger, wallet_view
+from dataex.policy import authorize
 from dataex.privacy.anonymize.engine import Spec
 from dataex.privacy.anonymize.service import anonymize
+from dataex.privacy.classify import get_classification
 from dataex.privacy.dp.service import query
 from dataex.privacy.dp.settings_service import set_privacy
 from dataex.privacy.psi.client import LocalTransport
@@ -303,3 +307,47 @@ def ledger(ex: Exchange, say: Echo, cast: Cast, *, others: dict[str, Party] | No
         f"fee income {yuan(checked['totals'].get('fee', 0))}"
     )
     return {"ledger": {"statements": statements, "verify": checked}}
+
+
+def policy_point(ex: Exchange, say: Echo, cast: Cast, *, visits: Dataset, files: Path) -> dict[str, Any]:
+    """One ``authorize()`` for every action: the hospital's private dataset answers the AI lab
+    exactly as an id never registered, and the lab offering the hospital's data is refused by a
+    named rule, with the refusal in the log."""
+    notes = files / "ward_handover_notes.csv"
+    rows = "".join(f"{bed},{'stable' if bed % 3 else 'watch'},{bed % 7}\n" for bed in range(1, 41))
+    notes.write_text("bed,status,nurse_round\n" + rows, encoding="utf-8")
+    private = ex.register(
+        notes,
+        owner=cast.hospital.id,
+        title="病区交班 Ward hand-over",
+        license="proprietary",
+        actor=cast.hospital.id,
+    ).dataset
+    describe(ex, private.id, actor=cast.hospital, visibility="private")
+    never = "ds_" + "0" * (len(private.id) - 3)
+    answers = []
+    for dataset_id in (private.id, never):
+        try:
+            get_classification(ex, dataset_id, viewer=cast.lab)
+        except DatasetNotFound as e:
+            answers.append((e.status, e.code, e.message.replace(dataset_id, "<id>")))
+    as_unknown = len(answers) == 2 and answers[0] == answers[1]
+    denied = authorize(ex, cast.lab, "create_offer", visits.id)
+    owner_sees = get_classification(ex, private.id, viewer=cast.hospital).grade
+    say(
+        f"[bold]22. policy[/] the hospital's private {private.id} answers the AI lab as an unknown id: "
+        f"{as_unknown} ({answers[0][0] if answers else '?'} {answers[0][1] if answers else ''}); "
+        f"its owner sees grade {owner_sees}"
+    )
+    say(
+        f"              the AI lab offering the hospital's visits: denied by rule {denied.rule}, "
+        f"logged as entry {denied.log_index}"
+    )
+    return {
+        "policy": {
+            "private_id": private.id,
+            "private_as_unknown": as_unknown,
+            "denied_rule": denied.rule,
+            "denied_log_index": denied.log_index,
+        }
+    }
