@@ -13,11 +13,12 @@ from sqlalchemy import update
 from dataex.contracts import lifecycle as lc
 from dataex.contracts.budget import charge
 from dataex.contracts.odrl import TIERS
-from dataex.db.models import ContractRow, DatasetMetadataRow
+from dataex.db.models import ContractRow
 from dataex.errors import AccessDenied, ContractNotFound, InvalidInput
 from dataex.policy import DATA_ACTIONS, MIN_TIER, authorize
 from tests.conftest import Node, add
 from tests.contracts import Market, log_events, log_size, market
+from tests.policy import make_private
 
 TIER_OPTIONS = {
     "L0": {},
@@ -149,19 +150,7 @@ def test_expiry_is_applied_at_decision_time_and_logged(m: Market) -> None:
 
 def test_private_metadata(m: Market) -> None:
     m.contract("L1")  # before it turned private: the insurer was told it exists
-    now = datetime.now(UTC)
-    with m.ex.transaction() as s:
-        s.add(
-            DatasetMetadataRow(
-                dataset_id=m.dataset_id,
-                keywords=[],
-                languages=[],
-                fields={},
-                rai={},
-                visibility="private",
-                updated_at=now,
-            )
-        )
+    make_private(m)
     stranger = add(m.node, "Stranger AI", kind="ai_team", role="consumer")
     for party in (stranger.party, m.auditor.party):  # as for an id never registered
         assert authorize(m.ex, party, "read_metadata", m.dataset_id).rule == "dataset.unknown"

@@ -7,7 +7,6 @@ from __future__ import annotations
 import ast
 import inspect
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,12 +14,12 @@ from fastapi.testclient import TestClient
 
 import dataex.policy
 from dataex.api.app import create_app
-from dataex.db.models import DatasetMetadataRow
 from dataex.errors import DataexError
 from dataex.identity.parties import Party
 from dataex.policy import ACTIONS, DATA_ACTIONS, OBJECT_KIND, authorize, decide, error_of
 from tests.conftest import Node, add
 from tests.contracts import Market, log_events, log_size, market
+from tests.policy import make_private
 
 UNKNOWN = "ds_" + "0" * 16
 
@@ -28,21 +27,6 @@ UNKNOWN = "ds_" + "0" * 16
 @pytest.fixture
 def m(sqlite_node: Node, visits_csv: Path) -> Market:
     return market(sqlite_node, visits_csv)
-
-
-def make_private(m: Market) -> None:
-    with m.ex.transaction() as s:
-        s.add(
-            DatasetMetadataRow(
-                dataset_id=m.dataset_id,
-                keywords=[],
-                languages=[],
-                fields={},
-                rai={},
-                visibility="private",
-                updated_at=datetime.now(UTC),
-            )
-        )
 
 
 def rules_in_code() -> tuple[set[str], set[tuple[str, ...]]]:

@@ -87,7 +87,7 @@ publish who looked at which dataset (and that a private id exists).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
 from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
@@ -131,101 +131,12 @@ Viewer = Party | Literal["anonymous"] | None
 TIERS: Final = ("L0", "L1", "L2", "L3", "L4")
 """Access tiers, cumulative: each allows what the ones below it allow."""
 
-DataAction = Literal["dp_query", "compute", "extract", "psi", "download"]
-Action = Literal[
-    # data (rule 5-8)
-    "dp_query",
-    "compute",
-    "extract",
-    "psi",
-    "download",
-    # catalog reads (rules 1-4)
-    "read_metadata",
-    "read_details",
-    # dataset management (rules 9-10)
-    "describe",
-    "classify",
-    "evaluate_quality",
-    "set_privacy",
-    "set_fingerprint",
-    "create_offer",
-    "anonymize",
-    "prepare_psi",
-    "record_consent",
-    "see_demands",
-    "derive",
-    "value",
-    "join_product",
-    # contracts and offers (rules 11-12)
-    "read_contract",
-    "approve",
-    "reject",
-    "revoke",
-    "request_contract",
-    # demands, jobs, products (rules 13-15)
-    "read_product",
-    "post_demand",
-    "close_demand",
-    "read_job",
-    "read_job_output",
-    "create_product",
-    "value_product",
-    "buy_product",
-    # parties and the market (rules 16-17)
-    "register_for",
-    "read_wallet",
-    "read_statement",
-    "deposit",
-    "set_fee",
-    "verify_ledger",
-    "manage_parties",
-]
-ACTIONS: Final[tuple[str, ...]] = get_args(Action)
-DATA_ACTIONS: Final = frozenset(get_args(DataAction))
-MEMBERS_TIERS: Final = ("L3", "L4")
-"""PSI's members mode reveals who is in the data: a disclosure only L3/L4 contracts allow."""
+DATA_ACTIONS: Final = frozenset({"dp_query", "compute", "extract", "psi", "download"})
+"""Rules 5-8: actions on a dataset's rows, allowed by ownership or a contract's tier."""
 CATALOG_READS: Final = frozenset({"read_metadata", "read_details"})
-MIN_TIER: Final[dict[str, str]] = {
-    "dp_query": "L1",
-    "compute": "L2",
-    "psi": "L1",  # count and PSI-then-DP; the PSI service itself keeps members for L3/L4
-    "extract": "L3",
-    "download": "L4",
-}
-Kind = Literal["dataset", "offer", "contract", "demand", "job", "product", "party", "node"]
-OBJECT_KIND: Final[dict[str, Kind]] = {
-    **dict.fromkeys(DATA_ACTIONS, "dataset"),
-    **dict.fromkeys(
-        (
-            "read_metadata",
-            "read_details",
-            "describe",
-            "classify",
-            "evaluate_quality",
-            "set_privacy",
-            "set_fingerprint",
-            "create_offer",
-            "anonymize",
-            "prepare_psi",
-            "record_consent",
-            "see_demands",
-            "derive",
-            "value",
-            "join_product",
-        ),
-        "dataset",
-    ),
-    **dict.fromkeys(("read_contract", "approve", "reject", "revoke"), "contract"),
-    "request_contract": "offer",
-    "close_demand": "demand",
-    **dict.fromkeys(("read_job", "read_job_output"), "job"),
-    **dict.fromkeys(("read_product", "value_product", "buy_product"), "product"),
-    **dict.fromkeys(("register_for", "read_wallet", "read_statement"), "party"),
-    **dict.fromkeys(
-        ("post_demand", "create_product", "deposit", "set_fee", "verify_ledger", "manage_parties"), "node"
-    ),
-}
+"""Rules 1-4: L0 reads, decided by visibility and never logged."""
 OWNER_ONLY: Final = frozenset({"set_privacy", "set_fingerprint", "create_offer", "derive", "value"})
+"""Rule 9: the owner's own terms, which not even the operator sets."""
 OWNER_OR_OPERATOR: Final = frozenset(
     {
         "describe",
@@ -238,6 +149,31 @@ OWNER_OR_OPERATOR: Final = frozenset(
         "join_product",
     }
 )
+"""Rule 10: dataset management the operator may do on the owner's behalf."""
+Kind = Literal["dataset", "offer", "contract", "demand", "job", "product", "party", "node"]
+OBJECT_KIND: Final[dict[str, Kind]] = {
+    **dict.fromkeys(sorted(DATA_ACTIONS | CATALOG_READS | OWNER_ONLY | OWNER_OR_OPERATOR), "dataset"),
+    **dict.fromkeys(("read_contract", "approve", "reject", "revoke"), "contract"),  # rule 11
+    "request_contract": "offer",  # rule 12
+    "close_demand": "demand",  # rule 13
+    **dict.fromkeys(("read_job", "read_job_output"), "job"),  # rule 14
+    **dict.fromkeys(("read_product", "value_product", "buy_product"), "product"),  # rule 15
+    **dict.fromkeys(("register_for", "read_wallet", "read_statement"), "party"),  # rule 16
+    **dict.fromkeys(  # rules 13, 15 and 17
+        ("post_demand", "create_product", "deposit", "set_fee", "verify_ledger", "manage_parties"), "node"
+    ),
+}
+"""Every action the policy decides, and the kind of object it acts on."""
+ACTIONS: Final[tuple[str, ...]] = tuple(OBJECT_KIND)
+MEMBERS_TIERS: Final = ("L3", "L4")
+"""PSI's members mode reveals who is in the data: a disclosure only L3/L4 contracts allow."""
+MIN_TIER: Final[dict[str, str]] = {
+    "dp_query": "L1",
+    "compute": "L2",
+    "psi": "L1",  # count and PSI-then-DP; members mode needs MEMBERS_TIERS
+    "extract": "L3",
+    "download": "L4",
+}
 
 
 @dataclass(frozen=True)
@@ -808,7 +744,6 @@ __all__ = [
     "MIN_TIER",
     "OBJECT_KIND",
     "TIERS",
-    "Action",
     "Decision",
     "Viewer",
     "allows",
