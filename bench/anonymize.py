@@ -28,7 +28,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parents[1]
-ADULT = ROOT.parent / "shared" / "data" / "adult"
+ADULT = ROOT / "tests" / "data" / "adult"
 QI8 = ["sex", "age", "race", "marital-status", "education", "native-country", "workclass", "occupation"]
 ANONYPY = ROOT / "bench" / "work" / "venvs" / "anonypy"
 NUMERIC = ["age", "zip", "income", "hours"]

@@ -1,4 +1,4 @@
-"""The Adult extract and ARX's hierarchies (see ../shared/data/adult/SOURCE.md)."""
+"""The Adult extract and ARX's hierarchies, vendored in tests/data/adult (see its SOURCE.md)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-ADULT = Path(__file__).resolve().parents[4] / "shared" / "data" / "adult"
+ADULT = Path(__file__).resolve().parents[2] / "data" / "adult"
 COLUMNS = [
     "sex",
     "age",
