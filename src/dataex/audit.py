@@ -11,13 +11,23 @@ Each problem found is reported with a stable ``code``:
 * ``head_mismatch`` — the log head (size and compact range) disagrees with the entries;
 * ``file_missing`` / ``file_corrupt`` / ``file_orphan`` — a data file that is gone, whose bytes no
   longer match its SHA-256, or that no dataset references;
-* ``dataset_mismatch`` — a dataset row that disagrees with its registration entry or certificate.
+* ``dataset_mismatch`` — a dataset row that disagrees with its registration entry or certificate;
+* ``witness_missing`` — a witness the auditor requires (``--witness VKEY``) cosigned no checkpoint;
+* ``witness_fork`` — a witness's cosignature does not verify over the checkpoint recomputed from the
+  log's entries: the log the witness saw is not this one (history was rewritten and re-signed);
+* ``entry_malformed`` — a stored entry that is not bytes of a JSON object (never a crash);
+* ``opening_mismatch`` — a sealed field of an entry whose stored opening is gone or does not match
+  its public commitment (dataex.ledger.seal);
+* ``state_mismatch`` — a table that disagrees with the state the log's entries imply
+  (:mod:`dataex.replay`: contracts and their budgets, wallets, parties, consent, metadata).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import os
+import stat
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,9 +35,13 @@ from sqlalchemy import select
 
 from dataex.catalog.certificates import verify_certificate
 from dataex.catalog.registration import registration_record
-from dataex.db.models import CheckpointRow, DatasetRow, LogEntryRow, LogHeadRow
-from dataex.ledger import merkle, note
+from dataex.db.models import CheckpointRow, CosignatureRow, DatasetRow, LogEntryRow, LogHeadRow
+from dataex.errors import LogEntryNotFound
+from dataex.identity.parties import Party
+from dataex.ledger import merkle, note, seal
 from dataex.ledger.log import TransparencyLog
+from dataex.policy import allows
+from dataex.replay import Replay
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -51,33 +65,77 @@ class Report:
         return {"ok": self.ok, "problems": self.problems, "checked": self.checked}
 
 
-def verify_node(node: Node, *, external_checkpoints: Sequence[str] = ()) -> Report:
-    """Everything ``dataex audit verify`` checks; ``external_checkpoints`` are notes an auditor kept."""
+def verify_node(
+    node: Node, *, external_checkpoints: Sequence[str] = (), witnesses: Sequence[str] = ()
+) -> Report:
+    """Everything ``dataex audit verify`` checks; ``external_checkpoints`` are notes an auditor kept,
+    ``witnesses`` the ``cosignature/v1`` verifier keys of witnesses whose cosignature is required."""
     report = Report()
+    replay = Replay()
     with node.session() as s:
-        roots = _verify_entries(s, report)
+        roots = _verify_entries(s, report, replay.apply)
         _verify_checkpoints(node, s, report, roots)
         for text in external_checkpoints:
             _verify_external(node, s, report, text)
+        for vkey in witnesses:
+            _verify_witness(node, s, report, roots, vkey)
         _verify_datasets(node, s, report)
+        mismatch = lambda message, **where: report.add("state_mismatch", message, **where)  # noqa: E731
+        report.checked |= replay.compare(s, mismatch)
+    _verify_permissions(node, report)
     return report
 
 
-def _verify_entries(s: Session, report: Report) -> dict[int, bytes]:
-    """Recomputes every leaf hash; returns the root at every size that has a checkpoint."""
+def _verify_permissions(node: Node, report: Report) -> None:
+    """Every folder and file under the node home is its owner's alone (no group or other bits)."""
+    home = node.settings.home
+    checked = 0
+    if not home.is_dir():
+        return
+    for path in [home, *home.rglob("*")]:
+        try:
+            mode = path.lstat().st_mode
+        except OSError:  # removed while walking (a staging file)
+            continue
+        if stat.S_ISLNK(mode):
+            continue
+        checked += 1
+        if mode & 0o077:
+            report.add(
+                "permissions",
+                f"{path} is {stat.filemode(mode)}: readable or writable by others "
+                f"(chmod {'700' if stat.S_ISDIR(mode) else '600'}; the node home must be private)",
+                path=os.fspath(path),
+            )
+    report.checked["paths"] = checked
+
+
+def _verify_entries(s: Session, report: Report, apply: Callable[[dict[str, Any]], None]) -> dict[int, bytes]:
+    """Recomputes every leaf hash and feeds each entry to ``apply`` (the state replay); returns the
+    root at every size that has a checkpoint."""
     head = s.get(LogHeadRow, 1)
-    sizes = set(s.scalars(select(CheckpointRow.size)))
+    sizes = set(s.scalars(select(CheckpointRow.size))) | set(s.scalars(select(CosignatureRow.size)))
     frontier = merkle.Frontier()
     roots: dict[int, bytes] = {0: merkle.root_from_hashes([])} if 0 in sizes else {}
     expected = 0
     count = 0
-    for row in s.scalars(select(LogEntryRow).order_by(LogEntryRow.idx).execution_options(yield_per=5000)):
+    columns = select(LogEntryRow.idx, LogEntryRow.entry, LogEntryRow.leaf_hash).order_by(LogEntryRow.idx)
+    for row in s.execute(columns.execution_options(yield_per=5000)):  # plain rows: no ORM work per entry
         count += 1
         while expected < row.idx:
             report.add("entry_missing", f"log entry {expected} is missing (deleted)", index=expected)
             expected += 1
         expected = row.idx + 1
-        recomputed = merkle.leaf_hash(bytes(row.entry))
+        raw = row.entry
+        if not isinstance(raw, bytes | bytearray | memoryview):
+            report.add(
+                "entry_malformed",
+                f"log entry {row.idx} is stored as {type(raw).__name__}, not bytes: it was rewritten",
+                index=row.idx,
+            )
+            raw = str(raw).encode("utf-8", "surrogateescape")
+        raw = bytes(raw)
+        recomputed = merkle.leaf_hash(raw)
         if recomputed != bytes(row.leaf_hash):
             report.add(
                 "entry_edited",
@@ -85,9 +143,16 @@ def _verify_entries(s: Session, report: Report) -> dict[int, bytes]:
                 index=row.idx,
             )
         try:
-            claimed = json.loads(row.entry).get("index")
+            body = json.loads(raw)
         except ValueError:
-            claimed = None
+            body = None
+        claimed = body.get("index") if isinstance(body, dict) else None
+        if isinstance(body, dict) and claimed == row.idx:
+            if seal.COMMIT_BYTES in raw:
+                body, unopened = seal.opened(s, body)
+                for problem in unopened:
+                    report.add("opening_mismatch", f"log entry {row.idx}: {problem}", index=row.idx)
+            apply(body)
         if claimed != row.idx:
             report.add(
                 "entry_misplaced",
@@ -113,6 +178,7 @@ def _verify_entries(s: Session, report: Report) -> dict[int, bytes]:
 
 def _verify_checkpoints(node: Node, s: Session, report: Report, roots: dict[int, bytes]) -> None:
     previous: CheckpointRow | None = None
+    previous_matches = False
     checkpoints = list(s.scalars(select(CheckpointRow).order_by(CheckpointRow.size)))
     for cp in checkpoints:
         try:
@@ -133,9 +199,12 @@ def _verify_checkpoints(node: Node, s: Session, report: Report, roots: dict[int,
                 f"0..{cp.size - 1}: entries were changed after it was signed",
                 size=cp.size,
             )
-        if previous is not None:
+        # Checkpoints whose roots both equal the roots recomputed from the same entries are prefixes
+        # of one sequence, hence consistent: a proof is needed only where one of them does not match.
+        matches = roots.get(cp.size) == bytes(cp.root)
+        if previous is not None and not (matches and previous_matches):
             _check_consistency(s, report, previous.size, bytes(previous.root), cp.size, bytes(cp.root))
-        previous = cp
+        previous, previous_matches = cp, matches
     report.checked["checkpoints"] = len(checkpoints)
 
 
@@ -181,6 +250,67 @@ def _verify_external(node: Node, s: Session, report: Report, text: str) -> None:
         )
 
 
+def openings_for(node: Node, viewer: Party | None, index: int) -> dict[str, Any]:
+    """The openings of entry ``index``'s sealed fields that ``viewer`` may see (``None``: the local
+    operator). A viewer outside every audience gets ``LogEntryNotFound``, as for an unknown index."""
+    with node.session() as s:
+        size = TransparencyLog.size(s)
+        rows = seal.openings(s, index) if 0 <= index < size else []
+    shown = [seal.describe_opening(r) for r in rows if _in_audience(node, viewer, r.audience)]
+    if not shown:
+        raise LogEntryNotFound(index, size)
+    return {"index": index, "openings": shown}
+
+
+def _in_audience(node: Node, viewer: Party | None, audience: Sequence[str]) -> bool:
+    if viewer is None or viewer.role in ("operator", "auditor"):
+        return True
+    for object_id in audience:
+        if object_id == viewer.id:
+            return True
+        if object_id.startswith("ds_") and allows(node, viewer, "read_details", object_id):
+            return True
+        if object_id.startswith("ctr_") and allows(node, viewer, "read_contract", object_id):
+            return True
+    return False
+
+
+def _verify_witness(node: Node, s: Session, report: Report, roots: dict[int, bytes], vkey: str) -> None:
+    """Each stored cosignature by this witness must verify over the checkpoint body rebuilt from the
+    root recomputed from the entries — not over the stored note, which whoever holds the node key
+    could re-sign after rewriting history."""
+    try:
+        name, public = note.parse_cosigner_key(vkey)
+    except ValueError as e:
+        report.add("witness_missing", f"not a cosigner verifier key: {e}")
+        return
+    query = select(CosignatureRow).where(CosignatureRow.witness == name).order_by(CosignatureRow.size)
+    good, forked = 0, False
+    for row in s.scalars(query):
+        root = roots.get(row.size)
+        if root is None:
+            forked = True
+            report.add("witness_fork", f"{name} cosigned size {row.size}, beyond the log", size=row.size)
+            continue
+        body = note.Checkpoint(node.origin, row.size, root).body()
+        try:
+            note.verify_cosignature(body + "\n" + row.line, name, public)
+        except ValueError:
+            forked = True
+            report.add(
+                "witness_fork",
+                f"witness {name} cosigned a different checkpoint at size {row.size} than the log's entries "
+                "give: the log was rewritten after the witness saw it",
+                size=row.size,
+                witness=name,
+            )
+            continue
+        good += 1
+    if not good and not forked:
+        report.add("witness_missing", f"witness {name} has cosigned no checkpoint of this log", witness=name)
+    report.checked[f"cosignatures:{name}"] = good
+
+
 def _verify_datasets(node: Node, s: Session, report: Report) -> None:
     referenced: set[str] = set()
     rows = list(s.scalars(select(DatasetRow).order_by(DatasetRow.registered_at)))
@@ -198,7 +328,7 @@ def _verify_datasets(node: Node, s: Session, report: Report) -> None:
                 **where,
             )
         entry = s.get(LogEntryRow, row.log_index)
-        recorded = json.loads(entry.entry).get("data") if entry is not None else None
+        recorded = _entry_data(s, row.log_index, entry.entry) if entry is not None else None
         if recorded != json.loads(json.dumps(registration_record(row))):
             report.add(
                 "dataset_mismatch",
@@ -216,3 +346,18 @@ def _verify_datasets(node: Node, s: Session, report: Report) -> None:
             report.add("file_orphan", f"the store holds {name}, which no dataset references", file=name)
     report.checked["datasets"] = len(rows)
     report.checked["files"] = len(stored)
+
+
+def _entry_data(s: Session, index: int, raw: str | bytes) -> object:
+    """An entry's ``data`` with its sealed fields opened (a mismatch is reported by the entry
+    checks), or None when the stored value is not a JSON object (already reported)."""
+    try:
+        body = json.loads(raw)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(body, dict) or body.get("index") != index:
+        return None
+    data = seal.opened(s, body)[0].get("data")
+    if isinstance(data, dict):
+        data = {k: v for k, v in data.items() if k not in ("similar_to", "visibility")}  # not the row's
+    return data

@@ -21,6 +21,7 @@ HTTP ``status``; the CLI, the HTTP API and the SDK turn them into responses in e
     │   ├── UnknownColumn         400  a column the dataset lacks
     │   ├── InvalidIdentifiers    400  a PSI input column whose values fail validation
     │   ├── InvalidPsiMessage     400  a PSI protocol message that does not parse
+    │   ├── TooFewIdentifiers     400  a PSI consumer set below the minimum size
     │   └── RecipeRefused         400  a compute recipe outside the allow-list
     ├── Unauthorized              401  missing or unknown token
     ├── Forbidden                 403  the party may not do this
@@ -41,6 +42,10 @@ HTTP ``status``; the CLI, the HTTP API and the SDK turn them into responses in e
     │   ├── FingerprintUnavailable 409  no tolerable columns to fingerprint an extract with
     │   └── ContractNotApproved   409  a contract reached a final state instead of approval (SDK)
     ├── NodeNotInitialized        404  no node at the given home
+    ├── JobLimitReached           429  the consumer's or the node's cap on unfinished compute jobs
+    ├── WitnessRefused            400  a witness refused a checkpoint (c2sp.org/tlog-witness statuses):
+    │   ├── CheckpointUnknownLog 404, CheckpointNotSigned 403, CheckpointConflict 409,
+    │   └── CheckpointNotConsistent 422
     ├── IntegrityError            500  stored state fails verification
     │
     │   errors only a client of the HTTP API meets (raised by ``dataex.sdk``):
@@ -417,6 +422,17 @@ class InvalidPsiMessage(InvalidInput):
     code = "invalid_psi_message"
 
 
+class TooFewIdentifiers(InvalidInput):
+    """A PSI session whose consumer set holds fewer than ``minimum`` identifiers (``items``)."""
+
+    code = "too_few_identifiers"
+
+    def __init__(self, message: str, *, items: int, minimum: int) -> None:
+        super().__init__(message, items=items, minimum=minimum)
+        self.items = items
+        self.minimum = minimum
+
+
 class RecipeRefused(InvalidInput):
     """A compute recipe the node will not run; ``field`` names the offending recipe entry."""
 
@@ -435,6 +451,13 @@ class JobNotFound(NotFound):
     def __init__(self, job_id: str) -> None:
         super().__init__(f"no compute job with id {job_id!r}", job_id=job_id)
         self.job_id = job_id
+
+
+class JobLimitReached(DataexError):
+    """Too many unfinished compute jobs: the consumer's or the node's concurrency cap is reached."""
+
+    code = "job_limit_reached"
+    status = 429
 
 
 class ExtractRefused(Forbidden):
@@ -518,3 +541,43 @@ class ContractNotApproved(Conflict):
         super().__init__(message, contract_id=contract_id, state=state)
         self.contract_id = contract_id
         self.state = state
+
+
+# -- witnessing (C2SP tlog-witness ``add-checkpoint``): each answer has the status the spec names ----
+class WitnessRefused(DataexError):
+    """A witness refused a checkpoint; subclasses carry the c2sp.org/tlog-witness status."""
+
+    code = "witness_refused"
+    status = 400
+
+
+class CheckpointUnknownLog(WitnessRefused):
+    """The checkpoint's origin is not a log this node witnesses."""
+
+    code = "witness_unknown_log"
+    status = 404
+
+
+class CheckpointNotSigned(WitnessRefused):
+    """No signature on the checkpoint verifies with the log's pinned key."""
+
+    code = "witness_bad_signature"
+    status = 403
+
+
+class CheckpointConflict(WitnessRefused):
+    """The old size is not the size the witness last cosigned, or a same-size checkpoint differs."""
+
+    code = "witness_conflict"
+    status = 409
+
+    def __init__(self, message: str, *, size: int) -> None:
+        super().__init__(message, size=size)
+        self.size = size
+
+
+class CheckpointNotConsistent(WitnessRefused):
+    """The consistency proof does not prove the checkpoint extends the last cosigned one."""
+
+    code = "witness_inconsistent"
+    status = 422

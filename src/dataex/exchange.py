@@ -23,9 +23,11 @@ from dataex.db.models import NodeRow
 from dataex.identity import parties
 from dataex.identity.keys import NodeKey
 from dataex.identity.parties import Party, insert_party
+from dataex.ledger import seal
 from dataex.node import Node, RegistrationHook
 from dataex.privacy.classify import classify_dataset
 from dataex.quality.service import evaluate
+from dataex.storage.importer import ImportOptions
 
 ANALYSIS: tuple[RegistrationHook, ...] = (
     RegistrationHook("classifying", classify_dataset),
@@ -45,12 +47,17 @@ class Exchange(Node):
     def create_party(self, name: str, *, kind: str, role: str, actor: str = "operator") -> tuple[Party, str]:
         """Adds a party; returns it and its API token (the node keeps only the token's hash)."""
         with self.transaction() as s:
-            row, token = insert_party(s, name=name, kind=kind, role=role)
-            self.log.append(
+            row, token = insert_party(
+                s, name=name, kind=kind, role=role, token_ttl_days=self.settings.token_ttl_days
+            )
+            seal.append(  # the public log names no party: name, kind and role are sealed
+                self.log,
                 s,
                 "party.added",
-                {"party_id": row.id, "name": row.name, "kind": row.kind, "role": row.role},
+                {"party_id": row.id},
+                sealed={"name": row.name, "kind": row.kind, "role": row.role},
                 actor=actor,
+                audience=[row.id],
             )
             self.log.checkpoint(s)
             return Party.of(row), token
@@ -81,9 +88,12 @@ class Exchange(Node):
         source_name: str | None = None,
         analyze: bool = True,
         acting: Party | None = None,
+        import_options: ImportOptions | None = None,
+        visibility: str = "public",
     ) -> Registration:
         """Registers a file (``registration.register``); ``analyze`` runs the registration hooks;
-        ``acting`` is the registering party (``None``: the local operator), checked by the policy."""
+        ``acting`` is the registering party (``None``: the local operator), checked by the policy;
+        ``import_options`` are the user's import choices (encoding, skipped rows, comment, strict)."""
         return registration.register(
             self,
             path,
@@ -96,6 +106,8 @@ class Exchange(Node):
             source_name=source_name,
             analyze=analyze,
             acting=acting,
+            import_options=import_options,
+            visibility=visibility,
         )
 
     def list_datasets(self, *, owner: str | None = None, viewer: CatalogViewer = None) -> list[Dataset]:
@@ -125,6 +137,5 @@ class Exchange(Node):
         with self.session() as s:
             return self.log.prove_consistency(s, old_size, new_size)
 
-    def audit(self, *, checkpoints: list[str] | None = None) -> Report:
-        return verify_node(self, external_checkpoints=checkpoints or [])
-
+    def audit(self, *, checkpoints: list[str] | None = None, witnesses: list[str] | None = None) -> Report:
+        return verify_node(self, external_checkpoints=checkpoints or [], witnesses=witnesses or [])

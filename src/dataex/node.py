@@ -29,6 +29,7 @@ from dataex.db.models import DatasetRow, LogHeadRow, NodeRow
 from dataex.errors import NodeExists, NodeNeedsUpgrade, NodeNotInitialized
 from dataex.identity.keys import NodeKey
 from dataex.identity.parties import insert_party, new_id
+from dataex.ledger import seal
 from dataex.ledger.log import TransparencyLog, utc_now
 from dataex.storage.staging import Staging
 from dataex.storage.store import FsspecStore, Store
@@ -60,7 +61,7 @@ class Node:
         self.origin = node.origin
         self.store: Store = FsspecStore(settings.resolved_store_url)
         self.staging = Staging(settings.staging_dir)
-        self.log = TransparencyLog(key, node.origin)
+        self.log = TransparencyLog(key, node.origin, sealer=seal.private_datasets)
         self.registration_hooks: list[RegistrationHook] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -72,7 +73,9 @@ class Node:
         if settings.config_path.exists() or settings.key_path.exists():
             raise NodeExists(f"{home} already holds a dataex node; open it, or pick another --home")
         created_home = not home.exists()
+        private_umask()
         home.mkdir(parents=True, exist_ok=True)
+        home.chmod(0o700)
         engine = db.make_engine(settings.resolved_db_url)
         try:
             if not db.is_empty(engine):
@@ -100,7 +103,9 @@ class Node:
                     {"node_id": node_id, "name": node.name, "origin": node.origin, "public_key": key.jwk()},
                     actor="operator",
                 )
-                operator, token = insert_party(s, name="operator", kind="other", role="operator")
+                operator, token = insert_party(
+                    s, name="operator", kind="other", role="operator", token_ttl_days=settings.token_ttl_days
+                )
                 opened.log.append(
                     s,
                     "party.added",
@@ -140,6 +145,7 @@ class Node:
 
     @classmethod
     def _opened(cls, settings: Settings, engine: Engine) -> Self:
+        private_umask()  # what an opened node writes (store, staging, extracts' files) stays private
         key = NodeKey.load(settings.key_path)
         with db.session_factory(engine)() as s:
             node = s.scalars(select(NodeRow)).one()
@@ -217,6 +223,15 @@ def _settings(settings: Settings | None, options: dict[str, Any]) -> Settings:
 
 def _persisted(settings: Settings) -> dict[str, Any]:
     return {"db_url": settings.db_url, "store_url": settings.store_url, "node_name": settings.node_name}
+
+
+PRIVATE_UMASK = 0o077  # the node's files 0600, its folders 0700 (docs/security.md)
+
+
+def private_umask() -> None:
+    """Makes every file and folder this process creates from now on private to its user: the node
+    home, its database, store, key, staging and logs (``audit verify`` checks them)."""
+    os.umask(PRIVATE_UMASK)
 
 
 def _write_private(path: Path, text: str) -> None:

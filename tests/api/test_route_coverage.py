@@ -57,6 +57,9 @@ LOG = "the transparency log is public: auditors verify it without trusting the o
 PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/.well-known/dataex/node-key"): "the node's public key verifies certificates and checkpoints",
     ("GET", "/log/checkpoint"): LOG,
+    ("GET", "/log/checkpoint.txt"): LOG,
+    ("POST", "/witness/add-checkpoint"): "c2sp.org/tlog-witness: authenticates the checkpoint's "
+    "signature by a pinned log key, not the caller",
     ("GET", "/log/proof/{index}"): LOG,
     ("GET", "/log/consistency"): LOG,
     ("GET", "/datasets/{dataset_id}/certificate"): "a registration certificate is a public proof of rights",
@@ -75,6 +78,7 @@ DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 SCOPED = "authenticated; the contracts service checks the party against the offer/contract and logs refusals"
 PARTY_SCOPED: dict[tuple[str, str], str] = {
     ("GET", "/parties/me"): "a party reads its own record",
+    ("GET", "/log/openings/{index}"): "the audit service shows a sealed field only to its audience",
     ("GET", "/datasets"): "catalog listing (L0 metadata) for any authenticated party",
     ("GET", "/datasets/{dataset_id}"): "catalog metadata (L0) for any authenticated party",
     ("POST", "/datasets"): "registration: the service makes the acting party the owner",
@@ -299,7 +303,11 @@ LEAKS: dict[tuple[str, str], frozenset[str]] = {
     # a route that answers a stranger differently for a private id than for an unknown one goes here
     # only with an issue that will close it.
 }
-PUBLIC_LOG = "issue 19: the public log's registration entry shows a private dataset's id and title"
+PUBLIC_LOG = (
+    "by design (issue 19, docs/log.md): this dataset was public when it was registered, and the "
+    "append-only log keeps that entry; a dataset registered with visibility=private publishes only "
+    "commitments (tests/catalog/test_private_registration.py)"
+)
 LOG_LEAKS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/log/proof/{index}"): BOTH,  # the inclusion proof carries the entry (id, title, columns)
 }

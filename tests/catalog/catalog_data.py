@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dataex.catalog.metadata import describe as describe_dataset
 from dataex.catalog.search import reindex_dataset
-from dataex.db.models import DatasetMetadataRow
 from dataex.exchange import Exchange
-from dataex.ledger.log import utc_now
 from tests.conftest import Actor, Node, add
 
 
@@ -66,16 +65,17 @@ def describe(
     fields: dict[str, dict[str, Any]] | None = None,
     visibility: str = "public",
 ) -> None:
-    """Writes the dataset's metadata row directly and reindexes it in the same transaction."""
-    with ex.transaction() as s:
-        row = s.get(DatasetMetadataRow, dataset_id)
-        if row is None:
-            row = DatasetMetadataRow(dataset_id=dataset_id, languages=[], rai={}, updated_at=utc_now())
-            s.add(row)
-        row.description = description
-        row.keywords = keywords or []
-        row.fields = fields or {}
-        row.visibility = visibility
-        row.updated_at = utc_now()
-        s.flush()
-        reindex_dataset(s, dataset_id)
+    """Describes the dataset through the catalog service, as its operator: the metadata row, its
+    ``dataset.described`` entry (which ``audit verify`` replays) and the search index, in one
+    transaction. ``fields`` maps a column to ``{"description": …, "semantic_type": …}``."""
+    fields = fields or {}
+    describe_dataset(
+        ex,
+        dataset_id,
+        actor=None,
+        description=description,
+        keywords=keywords or [],
+        fields={c: str(f["description"]) for c, f in fields.items() if f.get("description")},
+        semantic_types={c: str(f["semantic_type"]) for c, f in fields.items() if f.get("semantic_type")},
+        visibility=visibility,
+    )

@@ -24,6 +24,7 @@ from dataex.errors import (
     UndecodableFile,
     UnsafePath,
 )
+from dataex.quality.service import get_report
 from tests.conftest import Actor, Node, add
 from tests.state import snapshot
 
@@ -191,3 +192,42 @@ def test_registration_classifies_the_new_dataset(fresh_node: Node, hospital: Act
     last = ex.prove_inclusion(d.log_index + 1)["entry"]
     assert last["event"] == "dataset.classified"
     assert last["data"]["dataset_id"] == d.id
+
+
+def test_nan_and_inf_register_and_are_scored_as_values(
+    fresh_node: Node, hospital: Actor, tmp_path: Path
+) -> None:
+    # issue 18: the quality hook wrote NaN/inf into SQL and crashed after the registration committed
+    src = tmp_path / "lab.csv"
+    src.write_text("id,value\n1,1.5\n2,nan\n3,inf\n4,-inf\n5,2.5\n6,3.5\n7,4.5\n")
+    ex = fresh_node.ex
+    d = ex.register(src, owner=hospital.party.id, title="lab", license="x").dataset
+    report = get_report(ex, d.id)
+    value = next(c for c in report["columns"] if c["name"] == "value")
+    assert value["stats"]["nonfinite"] == 3
+    assert (value["stats"]["min"], value["stats"]["max"]) == (1.5, 4.5)
+
+
+def test_a_wide_file_is_refused_whole_and_one_at_the_cap_is_analyzed(
+    sqlite_node: Node, tmp_path: Path
+) -> None:
+    import time
+
+    owner = add(sqlite_node, "Survey institute")
+    ex = sqlite_node.ex
+    wide = tmp_path / "wide.csv"
+    wide.write_text(
+        "\n".join(",".join(f"c{j}" if i == 0 else str(i * j) for j in range(10_000)) for i in range(5))
+    )
+    before = snapshot(ex)
+    with pytest.raises(DataexError, match="10,000 columns; at most 2,000"):
+        ex.register(wide, owner=owner.party.id, title="wide", license="x")
+    assert snapshot(ex) == before
+    ok = tmp_path / "ok.csv"
+    ok.write_text(
+        "\n".join(",".join(f"c{j}" if i == 0 else str(i * j) for j in range(600)) for i in range(5))
+    )
+    t0 = time.perf_counter()
+    d = ex.register(ok, owner=owner.party.id, title="ok", license="x").dataset
+    assert time.perf_counter() - t0 < 60
+    assert len(get_report(ex, d.id)["columns"]) == 600

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from dataex.compute import jobs, train
 from dataex.compute.recipes import Recipe
+from dataex.compute.settings import compute_settings
 from dataex.db.models import ComputeJobRow, ContractRow
 from dataex.errors import AccessDenied, RecipeRefused
 from tests.conftest import Node
@@ -64,9 +65,13 @@ def test_a_job_succeeds_and_its_onnx_model_predicts_like_scikit_learn(mk: Market
     assert job.metrics["accuracy"] > 0.8
     # the same fit in plain scikit-learn, on the same encoding and split
     dataset = mk.ex.get_dataset(mk.dataset_id)
-    spec = {"data_path": mk.ex.store.url(dataset.file_sha256), "bounds": {}, "domains": {}}
+    floors = compute_settings()
+    spec = {
+        "data_path": mk.ex.store.url(dataset.file_sha256), "bounds": {}, "domains": {}, "personal": False,
+        "floors": {"min_samples_leaf": floors.min_samples_leaf, "max_depth": floors.max_depth},
+    }  # fmt: skip
     recipe = Recipe.from_dict(job.recipe)
-    x, y, names = train._matrix(spec, recipe)
+    x, y, names, _ = train._matrix(spec, recipe)
     x_tr, x_te, y_tr, _ = train_test_split(x, y, test_size=0.25, random_state=3, stratify=y)
     model, _ = train._fit(recipe, spec, x_tr, y_tr, names)
     onnx = jobs.output_path(mk.ex, job.id, "model.onnx", actor=mk.insurer.party)
@@ -141,17 +146,17 @@ def test_jobs_fork_from_one_warm_pool_and_die_with_it(mk: Market, tmp_path: Path
         os.kill(started[0], 0)
 
 
-def test_a_job_over_its_limits_is_killed_and_not_charged(big: Market) -> None:
+def test_a_job_over_its_limits_is_killed_and_charged_what_it_used(big: Market) -> None:
     mk = big
     contract = mk.contract("L2", max_queries=5)
     tight = RECIPE.replace("max_iter: 30", HEAVY) + "limits: {wall_seconds: 1}\n"
     job = jobs.run_job(mk.ex, jobs.submit(mk.ex, mk.insurer.party, contract.id, tight).id)
     assert job.state == "killed" and "wall-clock" in (job.reason or "")
-    assert job.outputs == {}
+    assert job.outputs == {} and job.usage["queries"] == 1
     with mk.ex.session() as s:
         row = s.get(ContractRow, contract.id)
-        assert row is not None and row.remaining_queries == 5
-    assert "budget.charged" not in log_events(mk.ex)
+        assert row is not None and row.remaining_queries == 4  # charged when it started: not free to repeat
+    assert log_events(mk.ex).count("budget.charged") == 1
 
 
 def test_an_interrupted_job_is_failed_on_restart_and_not_charged(mk: Market) -> None:
@@ -205,21 +210,24 @@ def test_a_contract_below_l2_cannot_compute(mk: Market) -> None:
 
 
 def test_sensitive_personal_data_needs_the_dp_model_and_gets_it(sqlite_node: Node, visits_csv: Path) -> None:
+    from dataex.demo.data import DEPARTMENTS
     from dataex.privacy.dp import set_privacy
 
     mk = market(sqlite_node, visits_csv)
-    contract = mk.contract("L2", max_queries=5)
+    contract = mk.contract("L2", max_queries=5, epsilon=5.0)
     recipe = "task: classification\nfeatures: [age, sex, department]\ntarget: insured\nmodel: random_forest\n"
-    with pytest.raises(RecipeRefused, match="sensitive personal"):
+    with pytest.raises(RecipeRefused, match="personal information"):
         jobs.submit(mk.ex, mk.insurer.party, contract.id, recipe)
     dp = recipe.replace("random_forest", "dp_logistic_regression") + "epsilon: 2.0\n"
     with pytest.raises(RecipeRefused, match="bounds"):
         jobs.submit(mk.ex, mk.insurer.party, contract.id, dp)
     set_privacy(mk.ex, mk.dataset_id, actor=mk.hospital.party, unit="patient_id", max_contributions=1,
-                bounds={"age": (0.0, 100.0)})  # fmt: skip
+                bounds={"age": (0.0, 100.0)},
+                domains={"sex": ["女", "男"], "department": list(DEPARTMENTS)})  # fmt: skip
     with pytest.raises(RecipeRefused, match="identifier"):
         jobs.submit(mk.ex, mk.insurer.party, contract.id, dp.replace("[age,", "[id_no, age,"))
     job = jobs.run_job(mk.ex, jobs.submit(mk.ex, mk.insurer.party, contract.id, dp).id)
     assert job.state == "succeeded", job.reason
     card = json.loads(jobs.output_path(mk.ex, job.id, "model_card.json", actor=mk.insurer.party).read_text())
     assert card["privacy"]["epsilon"] == 2.0 and "diffprivlib" in card["privacy"]["mechanism"]
+    assert job.usage["epsilon"] == 2.0

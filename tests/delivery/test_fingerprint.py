@@ -1,8 +1,9 @@
-"""The ``dx-fp-1`` scheme is pinned: copies already delivered must stay traceable.
+"""The ``dx-fp-2`` and ``dx-fp-1`` schemes are pinned: copies already delivered must stay traceable.
 
 The row keys and marks of a fixed table are compared with digests recorded from the first
-implementation, the text hash with the formula of docs/delivery.md written out in plain Python,
-and embedding in chunks on several threads with embedding in one piece.
+implementation of each scheme, the text hash and the dx-fp-2 marks with the formulas of
+docs/delivery.md written out in plain Python, and embedding in chunks on several threads with
+embedding in one piece.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pyarrow.compute as pc
 import pytest
 
 from dataex.delivery import tardos
-from dataex.delivery.fingerprint import Tolerance, embed, identity_columns
+from dataex.delivery.fingerprint import LEGACY_SCHEME, Tolerance, embed, identity_columns
 from dataex.delivery.rowkey import column_hash, derive_u64, row_keys, source_decimals, stream_u64
 
 SECRET = bytes(range(32))
@@ -77,10 +78,48 @@ def test_row_keys_and_marks_are_those_of_dx_fp_1(table: pa.Table) -> None:
     keys = row_keys(table, identity_columns(table, TOLERANCES), SECRET, source_decimals(table))
     digest = hashlib.sha256(keys.astype(">u8").tobytes()).hexdigest()
     assert digest == "a3381ecef016b0b5dd8bd95da4108b80fc78dd72f884f8393ab90b1c9624a854"
-    codeword = tardos.codeword(SECRET, "ctr_golden", tardos.biases(SECRET))
-    out = embed(table, secret=SECRET, tolerances=TOLERANCES, codeword=codeword)
+    p = tardos.biases(SECRET, tardos.LEGACY_CODE_LENGTH)
+    codeword = tardos.codeword(SECRET, "ctr_golden", p)
+    out = embed(table, secret=SECRET, tolerances=TOLERANCES, codeword=codeword, scheme=LEGACY_SCHEME)
     assert (out.marked_cells, out.changed_cells) == (74029, 37161)
     assert marks_digest(out.table) == "3ca3fc3542df3c36e0224f2362d7b1ca5811a207ad3308dcc65646a3307b51fe"
+
+
+def test_the_marks_are_those_of_dx_fp_2(table: pa.Table) -> None:
+    codeword = tardos.codeword(SECRET, "ctr_golden", tardos.biases(SECRET))
+    out = embed(table, secret=SECRET, tolerances=TOLERANCES, codeword=codeword)
+    assert (out.marked_cells, out.changed_cells) == (147275, 147275)
+    assert marks_digest(out.table) == "6959346de92396d84f8ebc2483b342f357e1646d5e929b7ed940af943a903bff"
+
+
+def test_dx_fp_2_marks_are_the_documented_formula(table: pa.Table) -> None:
+    """docs/delivery.md: position ``mix(K ⊕ s_pos2(c)) mod m``, ``v ± δ`` as ``X_j ⊕ r``."""
+    n = 3000
+    part = table.slice(0, n)
+    keys = [int(k) for k in row_keys(part, identity_columns(part, TOLERANCES), SECRET, source_decimals(part))]
+    codeword = tardos.codeword(SECRET, "ctr_formula", tardos.biases(SECRET))
+    out = embed(part, secret=SECRET, tolerances=TOLERANCES, codeword=codeword)
+    for tol in TOLERANCES:
+        pos_key, flip_key = (
+            int(derive_u64(SECRET, f"pos2:{tol.column}")),
+            int(derive_u64(SECRET, f"flip:{tol.column}")),
+        )
+        before, after = part[tol.column].to_pylist(), out.table[tol.column].to_pylist()
+        for k, old, new in zip(keys, before, after, strict=True):
+            if old is None:
+                assert new is None
+                continue
+            if tol.kind == "timestamp":
+                v, got = old, (new - old).total_seconds()
+            else:
+                v = round(old * 10**tol.decimals)
+                got = round(new * 10**tol.decimals) - v
+            if tol.kind == "number" and 0 <= v < tol.units:
+                assert got == 0
+                continue
+            j = documented_mix(k ^ pos_key) % tardos.CODE_LENGTH
+            r = documented_mix(k ^ flip_key) & 1
+            assert got == (tol.units if bool(codeword[j]) ^ bool(r) else -tol.units)
 
 
 def documented_text_hash(value: str | None) -> int:
@@ -122,4 +161,5 @@ def test_chunks_and_threads_do_not_change_the_marks(table: pa.Table) -> None:
     unmarked = [c for c in table.column_names if c not in {t.column for t in TOLERANCES}]
     assert chunked.table.select(unmarked).equals(table.select(unmarked))
     changed = np.asarray(pc.not_equal(chunked.table["cost"], table["cost"]).fill_null(False))
-    assert 0 < changed.sum() < len(changed) / 2
+    markable = np.asarray(pc.not_equal(table["cost"], 0.0).fill_null(False))  # dx-fp-2: every one
+    assert (changed == markable).all()

@@ -8,14 +8,20 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
+from dataex.contracts.lifecycle import approve_contract, request_contract
+from dataex.contracts.offers import create_offer
+from dataex.db.models import FingerprintRow
 from dataex.delivery import tardos
 from dataex.delivery.extracts import extract
+from dataex.delivery.fingerprint import LEGACY_SCHEME, embed, load_or_create_secret
+from dataex.delivery.tolerances import find_tolerances, set_tolerances
 from dataex.delivery.trace import ACCUSE_AT, trace
 from dataex.errors import UnsupportedFormat
 from dataex.exchange import Exchange
-from tests.conftest import Node
+from tests.conftest import Node, add
 from tests.delivery import delivery
 
 RNG = np.random.default_rng(2025)  # noqa: TID251 - seeded test data, not privacy noise
@@ -141,3 +147,63 @@ def test_a_file_in_an_unknown_format_is_refused(leaks: Leaks, tmp_path: Path) ->
     path.write_bytes(b"\x00\x01garbage")
     with pytest.raises(UnsupportedFormat):
         trace(leaks.ex, path)
+
+
+def test_a_copy_delivered_under_dx_fp_1_stays_traceable(sqlite_node: Node, tmp_path: Path) -> None:
+    """A node upgraded from dx-fp-1: its old copies (parity marks, read blind) are still named."""
+    d = delivery(sqlite_node, tmp_path, rows=4000, consumers=2)
+    old, other = (d.contract(c) for c in d.consumers)
+    for c, consumer in ((old, d.consumers[0]), (other, d.consumers[1])):
+        extract(sqlite_node.ex, c.id, actor=consumer.party, out=tmp_path / f"{c.id}.parquet")
+    with sqlite_node.ex.transaction() as s:  # as the upgraded node recorded it before dx-fp-2
+        row = s.get(FingerprintRow, old.id)
+        assert row is not None
+        row.scheme = {"scheme": LEGACY_SCHEME, "code_length": tardos.LEGACY_CODE_LENGTH}
+    source = pq.read_table(sqlite_node.ex.store.url(sqlite_node.ex.get_dataset(d.dataset_id).file_sha256))
+    secret = load_or_create_secret(sqlite_node.home)
+    with sqlite_node.ex.session() as s:
+        tolerances = find_tolerances(s, d.dataset_id)
+    codeword = tardos.codeword(secret, old.id, tardos.biases(secret, tardos.LEGACY_CODE_LENGTH))
+    copy = embed(source, secret=secret, tolerances=tolerances, codeword=codeword, scheme=LEGACY_SCHEME)
+    leak = tmp_path / "old-copy.csv"
+    copy.table.to_pandas().sample(frac=0.6, random_state=11).to_csv(leak, index=False)
+    result = trace(sqlite_node.ex, leak)
+    assert [(m.contract_id, m.scheme) for m in result.matches] == [(old.id, LEGACY_SCHEME)]
+    assert result.candidates == 3  # both contracts under dx-fp-2, the old one under dx-fp-1 too
+
+
+def test_a_csv_extract_with_neutralized_text_is_traced(sqlite_node: Node, tmp_path: Path) -> None:
+    """Text that a CSV extract prefixes with ``'`` (formula neutralization) still joins its source."""
+    hospital = add(sqlite_node, "Clinic")
+    insurer = add(sqlite_node, "Insurer", kind="insurer", role="consumer")
+    n = 3000
+    source = pd.DataFrame(
+        {
+            "ref": [f"-R{i:05d}" if i % 2 else f"=R{i:05d}" for i in range(n)],
+            "ward": [["A", "B", "C"][i % 3] for i in range(n)],
+            "cost": (RNG.integers(1_000, 90_000, n) / 100).round(2),
+        }
+    )
+    csv = tmp_path / "refs.csv"
+    source.to_csv(csv, index=False)
+    ex = sqlite_node.ex
+    reg = ex.register(csv, owner=hospital.party.id, title="Refs", license="proprietary", analyze=False)
+    set_tolerances(ex, reg.dataset.id, {"cost": 1}, actor=hospital.party)
+    offer = create_offer(
+        ex,
+        reg.dataset.id,
+        actor=hospital.party,
+        tier="L4",
+        purposes=["research"],
+        price=0,
+        legal_basis="consent",
+    )
+    c = request_contract(ex, offer.id, actor=insurer.party, purpose="research")
+    approve_contract(ex, c.id, actor=hospital.party)
+    out = extract(ex, c.id, actor=insurer.party, out=tmp_path / "refs-extract.csv", format="csv")
+    assert "'=R00000" in out.path.read_text()  # the extract neutralized the text
+    leak = tmp_path / "refs-leak.csv"
+    leak.write_text("".join(out.path.read_text().splitlines(keepends=True)[:1001]))
+    result = trace(ex, leak)
+    assert result.columns["ref"] == "ref" and result.rows_matched == 1000
+    assert [m.contract_id for m in result.matches] == [c.id]

@@ -7,6 +7,7 @@ from pathlib import Path
 from dataex.demo.data import DIAGNOSES
 from dataex.demo.joint_product import PRODUCT_PRICE_FEN
 from dataex.demo.scenario import run_demo
+from dataex.demo.use_steps import PSI_TOLERANCE
 from dataex.exchange import Exchange
 from dataex.market.products import shapley_weights, split_amount
 
@@ -56,6 +57,11 @@ def test_demo_scenario_succeeds_end_to_end(tmp_path: Path) -> None:
         assert 0 <= t["avg_cost_interval"][0] <= t["avg_cost_interval"][1] <= 20_000
     # the deposit paid the flat L1 price (¥2,000) that was due since approval
     assert len(dp["settled_orders"]) == 1 and dp["insurer_wallet_fen"] == 1_000_000 - 200_000
+    # the visits' lifetime ε account, set by the hospital: the insurer's 0.5 is its first charge
+    account = dp["account"]
+    caps = (account["epsilon_cap"], account["epsilon_cap_per_party"])
+    assert caps == (5.0, 2.0) and account["epsilon_spent"] == 0.5
+    assert [p["epsilon_spent"] for p in account["parties"]] == [0.5]
 
     # 16. anonymized: a derived dataset, k >= 5, resident IDs to province, ages in bands
     anon = summary["anonymized"]
@@ -72,9 +78,10 @@ def test_demo_scenario_succeeds_end_to_end(tmp_path: Path) -> None:
     assert d["trace_status"] == "match" and d["traced_to"] == d["contract"]
     assert d["false_accusation_bound"] < 1e-6
 
-    # 18. PSI count equals the true overlap of resident IDs
+    # 18. PSI DP count (L1: no exact size): near the true overlap of resident IDs, ε charged
     psi = summary["psi"]
-    assert psi["count"] == psi["true_overlap"] > 0
+    assert psi["true_overlap"] > 0 and abs(psi["count"] - psi["true_overlap"]) <= PSI_TOLERANCE
+    assert psi["epsilon"] == 0.5
     assert psi["consumer_items"] == 8_000
 
     # 19. compute-to-data: the DP model trained and only its outputs left the node
@@ -83,6 +90,10 @@ def test_demo_scenario_succeeds_end_to_end(tmp_path: Path) -> None:
     assert job["outputs"] == ["metrics.json", "model.onnx", "model_card.json"]
     assert 0.5 <= job["metrics"]["accuracy"] <= 1.0
     assert len(job["onnx_sha256"]) == 64
+    # the visits' account after DP SQL, the PSI DP count and DP training: within both caps
+    spent = job["account"]
+    assert 1.0 <= spent["epsilon_spent"] <= spent["epsilon_cap"] == 5.0
+    assert all(p["epsilon_spent"] <= 2.0 for p in spent["parties"])
 
     # 20. joint product: Shapley weights from the valuation, a split that adds up to the fen, and
     # each party's statement read back from its own postings

@@ -70,6 +70,7 @@ def test_hospital_visits_are_typed_categorized_and_graded(fresh_node: Node, data
         "category",
         "grade",
         "spans",
+        "share",
     }
     assert (f["id_no"]["type"], f["id_no"]["category"]) == ("cn_resident_id", "personal")
     assert (f["mobile"]["type"], f["mobile"]["category"]) == ("cn_mobile", "personal")

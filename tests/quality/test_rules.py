@@ -129,6 +129,8 @@ def test_valid_uses_recognizers_for_other_kinds(con: profile.duckdb.DuckDBPyConn
         ('- {column: age, not_null: true}\n- expr: "agee > 1"\n', 2, "unknown column 'agee'"),
         ("- {column: agee, not_null: true}\n", 1, "unknown column 'agee'"),
         ("- {column: age, between: [1]}\n", 1, "between takes"),
+        ("- {column: age, between: [.nan, .inf]}\n", 1, "between takes"),
+        ("- {column: age, between: [0, 1e400]}\n", 1, "between takes"),
         ("- {column: age, valid: not_a_kind}\n", 1, "valid takes"),
         ("- {column: age, matches: '('}\n", 1, "bad regular expression"),
         ('- expr: "age in (select id from t)"\n', 1, "SUBQUERY"),

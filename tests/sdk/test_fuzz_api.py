@@ -43,12 +43,22 @@ class Finding:
     text: str
 
 
+PLAIN_TEXT: dict[str, str] = {
+    "POST /witness/add-checkpoint": "c2sp.org/tlog-witness answers in text (a 409 is text/x.tlog.size)",
+}
+"""Operations whose errors a protocol defines as plain text, not the JSON envelope."""
+
+
 def classify(case: Any, response: Any) -> str | None:
     status = response.status_code
     if status >= 500:
         return "5xx"
     if status < 400 or case.method.upper() == "HEAD":  # a HEAD response has no body
         return None
+    if f"{case.method.upper()} {case.path}" in PLAIN_TEXT:
+        kind = response.headers.get("content-type") or ""
+        kind = kind[0] if isinstance(kind, list) and kind else kind  # schemathesis keeps header lists
+        return None if str(kind).startswith(("text/", "application/json")) else "not_json"
     try:
         body = response.json()
     except ValueError:

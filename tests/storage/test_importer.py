@@ -44,17 +44,19 @@ def out(tmp_path: Path) -> Path:
     return tmp_path / "out.parquet"
 
 
-def run(src: Path, out: Path, work: Path, **kw: str) -> ImportResult:
-    result = import_table(src, out, work_dir=work, **kw)
+def run(src: Path, out: Path, work: Path, format: str | None = None) -> ImportResult:
+    result = import_table(src, out, work_dir=work, format=format)
     assert out.is_file()
     assert list(work.iterdir()) == [], "scratch files left behind"
     return result
 
 
-def fails(src: Path, out: Path, work: Path, error: type[DataexError], *words: str, **kw: str) -> DataexError:
+def fails(
+    src: Path, out: Path, work: Path, error: type[DataexError], *words: str, format: str | None = None
+) -> DataexError:
     """Asserts the import raises ``error`` naming ``words``, and leaves neither ``out`` nor scratch."""
     with pytest.raises(error) as info:
-        import_table(src, out, work_dir=work, **kw)
+        import_table(src, out, work_dir=work, format=format)
     assert type(info.value) is error, f"{type(info.value).__name__}: {info.value}"
     message = info.value.message
     assert "\n" not in message

@@ -7,14 +7,19 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+PSI_MESSAGE_MAX = 64 << 20
+"""Base64 characters of one PSI message: 2^20 items of 33 bytes encoded, with room to spare."""
+
 
 class PsiSessionRequest(BaseModel):
     mode: Literal["members", "count"]
-    id_type: str
+    id_type: str = Field(max_length=40)
     column: str | None = Field(
-        None, description="the provider's column; default: the one classified as id_type"
+        None, max_length=200, description="the provider's column; default: the one classified as id_type"
     )
-    request: str = Field(description="the client's PSI request (openmined-psi protobuf, base64)")
+    request: str = Field(
+        max_length=PSI_MESSAGE_MAX, description="the client's PSI request (openmined-psi protobuf, base64)"
+    )
 
 
 class PsiSessionPublic(BaseModel):
@@ -32,9 +37,13 @@ class PsiSessionPublic(BaseModel):
 
 
 class PsiThenStart(BaseModel):
-    id_type: str
-    column: str | None = None
-    sql: str
+    id_type: str = Field(max_length=40)
+    column: str | None = Field(None, max_length=200)
+    sql: str | None = Field(
+        None,
+        max_length=20_000,
+        description="DP SQL over the table `matched`; null: the DP count of the intersection",
+    )
     epsilon: float
 
 
@@ -46,10 +55,10 @@ class PsiThenStarted(BaseModel):
 
 
 class PsiThenFinish(BaseModel):
-    setup: str
-    response: str
-    consumer_items: int
-    ticket: str
+    setup: str = Field(max_length=PSI_MESSAGE_MAX)
+    response: str = Field(max_length=PSI_MESSAGE_MAX)
+    consumer_items: int = Field(ge=0, le=1 << 20)
+    ticket: str = Field(max_length=65_536)
 
 
 class PsiThenAnswer(BaseModel):
@@ -63,7 +72,8 @@ class PsiThenAnswer(BaseModel):
     delta_charged: float
     epsilon_remaining: float | None
     consumer_items: int
-    provider_items: int
+    provider_items: int = Field(description="the node's set size, rounded up (docs/psi.md)")
+    mechanism: str | None = Field(None, description="the DP count's mechanism (null for SQL answers)")
 
 
 class ComputeRequest(BaseModel):

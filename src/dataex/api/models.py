@@ -16,6 +16,18 @@ class ErrorOut(BaseModel):
     details: dict[str, Any] | None = None
 
 
+class OpeningOut(BaseModel):
+    field: str
+    salt: str
+    value: Any
+    commitment: str
+
+
+class OpeningsOut(BaseModel):
+    index: int
+    openings: list[OpeningOut]
+
+
 class NodeKeyOut(BaseModel):
     kty: str
     crv: str
@@ -25,6 +37,8 @@ class NodeKeyOut(BaseModel):
     use: str
     origin: str
     node_id: str
+    vkey: str
+    cosigner_vkey: str
 
 
 class PartyCreate(BaseModel):

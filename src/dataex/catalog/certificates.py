@@ -73,6 +73,11 @@ def verify_certificate(token: str, public_key: bytes) -> tuple[dict[str, Any] | 
         return None, [f"signature does not verify with node key {key_thumbprint(public_key)}: {e}"]
     if obj.protected.get("typ") != CERT_TYPE:
         problems.append(f"header typ is {obj.protected.get('typ')!r}, expected {CERT_TYPE!r}")
+    if obj.protected.get("kid") != key_thumbprint(public_key):
+        problems.append(
+            f"header kid {str(obj.protected.get('kid'))[:64]!r} is not the key's RFC 7638 thumbprint "
+            f"{key_thumbprint(public_key)}"
+        )
     try:
         payload = json.loads(obj.payload)
     except ValueError:

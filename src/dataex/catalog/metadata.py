@@ -333,7 +333,12 @@ def describe(
         node.log.append(
             s,
             "dataset.described",
-            {"dataset_id": dataset_id, "changed": changed, "metadata_sha256": merged.sha256()},
+            {
+                "dataset_id": dataset_id,
+                "changed": changed,
+                "metadata_sha256": merged.sha256(),
+                "visibility": merged.visibility,
+            },
             actor=actor.id if actor is not None else "operator",
         )
         _reindex(s, dataset_id)

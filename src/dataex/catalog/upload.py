@@ -95,6 +95,7 @@ def register_upload(
     analyze: bool = True,
     max_bytes: int | None = None,
     progress: Progress | None = None,
+    visibility: str = "public",
 ) -> Uploaded:
     """Registers the bytes of ``source`` as a dataset of ``owner`` (default: ``actor``).
 
@@ -125,6 +126,7 @@ def register_upload(
             source_name=name,
             analyze=analyze,
             progress=lambda phase: report(phase, size),
+            visibility=visibility,
         )
     report("done", size)
     return Uploaded(dataset=reg.dataset, created=reg.created)

@@ -47,11 +47,15 @@ def psi(
     contract: Annotated[str, typer.Argument(metavar="CONTRACT", help="Contract id (ctr_…)")],
     input: Annotated[Path, typer.Option("--input", help="Your file: CSV/TSV, Parquet or JSON Lines")],
     column: Annotated[str, typer.Option("--column", help="The identifier column of your file")],
-    reveal: Annotated[str, typer.Option("--reveal", help="members | count")] = "count",
+    reveal: Annotated[
+        str, typer.Option("--reveal", help="members | count (exact: L3/L4; with --epsilon a DP count)")
+    ] = "count",
     then: Annotated[
         str | None, typer.Option("--then", help="DP SQL over the matched rows (FROM matched)")
     ] = None,
-    epsilon: Annotated[float | None, typer.Option("--epsilon", help="ε for --then")] = None,
+    epsilon: Annotated[
+        float | None, typer.Option("--epsilon", help="ε for a DP count (--reveal count) or --then")
+    ] = None,
     id_type: Annotated[str | None, typer.Option("--type", help="Identifier type (default: detected)")] = None,
     provider_column: Annotated[
         str | None, typer.Option("--provider-column", help="The dataset's column (default: by type)")
@@ -106,10 +110,12 @@ def compute(
 ) -> None:
     """Train a model next to the data from a declarative recipe; only model and metrics return."""
     from dataex.compute import jobs
+    from dataex.compute.recipes import MAX_RECIPE_BYTES
 
     with handled(as_json):
         secret = required(token, _needs_consumer())
-        text = recipe.read_text(encoding="utf-8")
+        with recipe.open("rb") as f:  # bounded before it is parsed: the service refuses what is over
+            text = f.read(MAX_RECIPE_BYTES + 1).decode("utf-8", errors="replace")
         if url:
             job = _http(url, secret).post(f"/contracts/{contract}/compute", json={"recipe": text})
             _show(_checked(job), as_json=as_json, title="job")

@@ -36,6 +36,7 @@ def withdraw(
         "datasets": w.datasets,
         "notices": w.notices,
         "created": w.created,
+        "unreached": w.unreached,
     }
     if as_json:
         emit_json(out)

@@ -69,12 +69,12 @@ def trace_cmd(file: Path, home: Home = None, as_json: Json = False) -> None:
         out_console.print(f"no match: {result.reason}")
         return
     rows = [
-        [a.contract_id, a.consumer_id, f"{a.score:.1f}", f"{a.false_accusation_bound:.3g}"]
+        [a.contract_id, a.consumer_id, a.scheme, f"{a.score:.1f}", f"{a.false_accusation_bound:.3g}"]
         for a in result.matches
     ]
     table(
         f"traced to dataset {result.dataset_id}",
-        ["contract", "consumer", "score", "false accusation ≤"],
+        ["contract", "consumer", "scheme", "score", "false accusation ≤"],
         rows,
     )
 

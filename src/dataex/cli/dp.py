@@ -9,6 +9,8 @@ import typer
 
 from dataex.cli.common import As, Home, Json, acting, open_node
 from dataex.cli.output import emit_json, handled, kv, out_console, table
+from dataex.cli.privacy import show_account
+from dataex.contracts import budget
 from dataex.errors import InputFileNotFound, InvalidInput, Unauthorized
 from dataex.privacy.dp import query as dp_query
 from dataex.privacy.dp import set_privacy
@@ -47,7 +49,10 @@ def parse_domains(items: list[str]) -> dict[str, list[str]]:
     return out
 
 
-privacy_app = typer.Typer(help="Privacy metadata for differentially private SQL.", no_args_is_help=True)
+privacy_app = typer.Typer(
+    help="Privacy metadata for differentially private SQL, and the dataset's lifetime ε account.",
+    no_args_is_help=True,
+)
 
 
 def register_commands(app: typer.Typer) -> None:
@@ -59,7 +64,7 @@ def register_commands(app: typer.Typer) -> None:
 @privacy_app.command("set")
 def privacy_set(
     dataset: Annotated[str, typer.Argument(metavar="DATASET", help="Dataset id (ds_…)")],
-    unit: Annotated[str, typer.Option(help="Privacy unit column, or 'row'")],
+    unit: Annotated[str | None, typer.Option(help="Privacy unit column, or 'row'")] = None,
     max_contributions: Annotated[int, typer.Option(help="Rows a unit may contribute to a query")] = 1,
     bounds: Annotated[
         list[str] | None, typer.Option("--bounds", metavar="COL=LO:HI", help="Clipping bounds (repeat)")
@@ -80,28 +85,102 @@ def privacy_set(
             help="A bounded column with no missing values: AVG over it shares COUNT(*) (repeat)",
         ),
     ] = None,
+    epsilon_cap: Annotated[
+        str | None,
+        typer.Option(help="Lifetime ε cap of the dataset: all consumers together, every contract"),
+    ] = None,
+    epsilon_cap_per_party: Annotated[
+        str | None, typer.Option(help="Lifetime ε cap of each party on the dataset, across its contracts")
+    ] = None,
     token: As = None,
     home: Home = None,
     as_json: Json = False,
 ) -> None:
-    """Declare a dataset's privacy unit, contribution bound, clipping bounds and public domains."""
+    """Declare a dataset's privacy unit, contribution bound, clipping bounds and public domains,
+    and/or its lifetime ε account's caps (--epsilon-cap, --epsilon-cap-per-party)."""
+    caps = epsilon_cap is not None or epsilon_cap_per_party is not None
     with handled(as_json), open_node(home) as ex:
-        result = set_privacy(
+        actor = acting(ex, token, otherwise=Unauthorized("act as the dataset's owner: --as TOKEN"))
+        if unit is None and not caps:
+            raise InvalidInput("give --unit (DP metadata) and/or --epsilon-cap / --epsilon-cap-per-party")
+        if unit is None and (bounds or domain or not_null or key_threshold is not None):
+            raise InvalidInput("--bounds, --domain, --key-threshold and --not-null need --unit")
+        for cap, name in ((epsilon_cap, "--epsilon-cap"), (epsilon_cap_per_party, "--epsilon-cap-per-party")):
+            if cap is not None:
+                budget.cap_units(cap, name)  # refused before anything is stored
+        result = None
+        if unit is not None:
+            result = set_privacy(
+                ex,
+                dataset,
+                actor=actor,
+                unit=unit,
+                max_contributions=max_contributions,
+                bounds=parse_bounds(bounds or []),
+                domains=parse_domains(domain or []),
+                key_threshold=key_threshold,
+                not_null=not_null or [],
+            )
+        account = None
+        if caps:
+            account = budget.set_account(
+                ex, dataset, actor=actor, epsilon_cap=epsilon_cap, epsilon_cap_per_party=epsilon_cap_per_party
+            )
+    out: dict[str, object] = {"id": dataset}
+    if result is not None:
+        out |= {**result.to_dict(), "log_index": result.log_index}
+    if account is not None:
+        out["account"] = account.to_dict()
+    if as_json:
+        emit_json(out)
+        return
+    if result is not None:
+        shown = {k: v for k, v in out.items() if k != "account"}
+        kv("privacy metadata set", {**shown, "domains": {k: len(v) for k, v in result.domains.items()}})
+    if account is not None:
+        show_account(account)
+
+
+@privacy_app.command("show")
+def privacy_show(
+    dataset: Annotated[str, typer.Argument(metavar="DATASET", help="Dataset id (ds_…)")],
+    token: As = None,
+    home: Home = None,
+    as_json: Json = False,
+) -> None:
+    """The dataset's lifetime ε account: caps, ε spent in total and by each party (owner or operator)."""
+    with handled(as_json), open_node(home) as ex:
+        account = budget.get_account(ex, dataset, viewer=acting(ex, token))
+    if as_json:
+        emit_json(account.to_dict())
+        return
+    show_account(account)
+
+
+@privacy_app.command("defaults")
+def privacy_defaults(
+    epsilon_cap: Annotated[
+        str, typer.Option(help="Default lifetime ε cap of a dataset whose owner set none")
+    ],
+    epsilon_cap_per_party: Annotated[
+        str | None, typer.Option(help="Default per-party cap (omit: none, the total applies)")
+    ] = None,
+    token: As = None,
+    home: Home = None,
+    as_json: Json = False,
+) -> None:
+    """Set the node's default lifetime ε caps of datasets (operator)."""
+    with handled(as_json), open_node(home) as ex:
+        out = budget.set_defaults(
             ex,
-            dataset,
-            actor=acting(ex, token, otherwise=Unauthorized("act as the dataset's owner: --as TOKEN")),
-            unit=unit,
-            max_contributions=max_contributions,
-            bounds=parse_bounds(bounds or []),
-            domains=parse_domains(domain or []),
-            key_threshold=key_threshold,
-            not_null=not_null or [],
+            actor=acting(ex, token, otherwise="operator"),
+            epsilon_cap=epsilon_cap,
+            epsilon_cap_per_party=epsilon_cap_per_party,
         )
-    out = {"id": dataset, **result.to_dict(), "log_index": result.log_index}
     if as_json:
         emit_json(out)
     else:
-        kv("privacy metadata set", {**out, "domains": {k: len(v) for k, v in result.domains.items()}})
+        kv("node default ε caps set", out)
 
 
 def query_command(

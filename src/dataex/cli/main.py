@@ -15,6 +15,7 @@ from dataex.cli.common import As, Home, Json, acting, open_node, settings
 from dataex.cli.output import emit_json, handled, kv, out_console, report, table, to_jsonable
 from dataex.errors import InputFileNotFound
 from dataex.exchange import Exchange
+from dataex.storage.importer import ImportOptions
 
 app = typer.Typer(
     help="dataex: a data element exchange for AI.",
@@ -137,6 +138,58 @@ def party_list(home: Home = None, as_json: Json = False) -> None:
         table("parties", ["id", "name", "kind", "role"], [[p.id, p.name, p.kind, p.role] for p in parties])
 
 
+party_token_app = typer.Typer(help="A party's API token: rotate it.", no_args_is_help=True)
+party_app.add_typer(party_token_app, name="token")
+
+
+@party_token_app.command("rotate")
+def party_token_rotate(party_id: str, home: Home = None, as_json: Json = False) -> None:
+    """Give a party a new API token, printed ONCE; the old token and its console sessions end at once."""
+    from dataex.identity.parties import rotate_token
+    from dataex.ledger.log import iso
+
+    with handled(as_json), open_node(home) as ex, ex.transaction() as s:
+        party, token, expires = rotate_token(s, party_id, token_ttl_days=ex.settings.token_ttl_days)
+        expires_at = iso(expires) if expires is not None else None
+        ex.log.append(
+            s, "party.token_rotated", {"party_id": party.id, "expires_at": expires_at}, actor="operator"
+        )
+        ex.log.checkpoint(s)
+    out = {"id": party.id, "name": party.name, "token": token, "expires_at": expires_at}
+    if as_json:
+        emit_json(out)
+    else:
+        kv("token rotated", out)
+        out_console.print("The token is shown once.")
+
+
+def _suspension(party_id: str, suspended: bool, home: Path | None, as_json: bool) -> None:
+    from dataex.identity.parties import set_suspended
+
+    event = "party.suspended" if suspended else "party.reinstated"
+    with handled(as_json), open_node(home) as ex, ex.transaction() as s:
+        party = set_suspended(s, party_id, suspended)
+        ex.log.append(s, event, {"party_id": party.id}, actor="operator")
+        ex.log.checkpoint(s)
+    out = {"id": party.id, "name": party.name, "suspended": suspended}
+    if as_json:
+        emit_json(out)
+    else:
+        kv(event.replace("party.", "party "), out)
+
+
+@party_app.command("suspend")
+def party_suspend(party_id: str, home: Home = None, as_json: Json = False) -> None:
+    """Suspend a party: its token and its console sessions are refused at once (logged)."""
+    _suspension(party_id, True, home, as_json)
+
+
+@party_app.command("reinstate")
+def party_reinstate(party_id: str, home: Home = None, as_json: Json = False) -> None:
+    """Reinstate a suspended party's token (its ended console sessions stay ended; logged)."""
+    _suspension(party_id, False, home, as_json)
+
+
 # -- datasets ------------------------------------------------------------------------------------
 @app.command()
 def register(
@@ -148,6 +201,19 @@ def register(
         str, typer.Option(help="Rights claimed, comma-separated: holding,processing_use,product_operation")
     ] = "holding,processing_use,product_operation",
     derived_from: Annotated[str | None, typer.Option(help="Id of the dataset this one derives from")] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="Text encoding, e.g. cp1252 or gb18030 [default: detected by evidence]")
+    ] = None,
+    skip_rows: Annotated[int, typer.Option(help="Lines before the header to skip (a preamble)")] = 0,
+    comment: Annotated[
+        str | None, typer.Option(help="Skip lines starting with this character, e.g. '#'")
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Refuse a column that is numeric or dates but for a few values")
+    ] = False,
+    visibility: Annotated[
+        str, typer.Option(help="public, or private: never published; the log carries commitments")
+    ] = "public",
     token: As = None,
     home: Home = None,
     as_json: Json = False,
@@ -169,9 +235,11 @@ def register(
                 derived_from=derived_from,
                 actor=actor.id if actor else "operator",
                 acting=actor,
+                import_options=ImportOptions(encoding, skip_rows, comment, strict),
+                visibility=visibility,
             )
     d = reg.dataset
-    out = {
+    out: dict[str, Any] = {
         "id": d.id,
         "digest": d.digest,
         "rows": d.rows,
@@ -180,11 +248,24 @@ def register(
         "created": reg.created,
         "log_index": d.log_index,
         "certificate": d.certificate,
+        "import": reg.report,
     }
     if as_json:
         emit_json(out)
     else:
+        for decision in reg.report.get("decisions", []):
+            out_console.print(f"[yellow]import:[/] {_decision_text(decision)}")
+        out.pop("import")
         kv("dataset registered" if reg.created else "already registered (same owner, same content)", out)
+
+
+def _decision_text(d: dict[str, Any]) -> str:
+    where = d.get("lines") or d.get("rows") or []
+    at = f" at line(s) {', '.join(map(str, where))}" if where else ""
+    if d["kind"] == "ambiguous_dates":
+        return f"column {d['column']!r} kept as text: {d['reason']}"
+    what = "numbers" if d["kind"] == "mostly_numeric" else "dates"
+    return f"column {d['column']!r} kept as text: {d['failing']} of {d['of']} values are not {what}{at}"
 
 
 @datasets_app.command("list")
@@ -287,12 +368,17 @@ def audit_verify(
         list[Path] | None,
         typer.Option(help="A checkpoint note saved earlier; the log must still be consistent with it"),
     ] = None,
+    witness: Annotated[
+        list[str] | None,
+        typer.Option(help="A witness's cosigner vkey: require its cosignature over the recomputed log"),
+    ] = None,
     home: Home = None,
     as_json: Json = False,
 ) -> None:
     """Recompute the whole log, every checkpoint, and every stored file's digest."""
     with handled(as_json), open_node(home) as ex:
-        result = ex.audit(checkpoints=[_read_text(p) for p in checkpoint or []]).to_dict()
+        texts = [_read_text(p) for p in checkpoint or []]
+        result = ex.audit(checkpoints=texts, witnesses=witness or []).to_dict()
     report(result, as_json=as_json, what="audit")
 
 
@@ -305,6 +391,26 @@ def audit_proof(index: int, home: Home = None, as_json: Json = False) -> None:
         emit_json(proof)
     else:
         kv(f"log entry {index}", proof)
+
+
+@audit_app.command("open")
+def audit_open(index: int, token: As = None, home: Home = None, as_json: Json = False) -> None:
+    """The openings of a log entry's sealed fields (salt, value), for a party with a right to see them."""
+    from dataex.audit import openings_for
+
+    with handled(as_json), open_node(home) as ex:
+        out = openings_for(ex, acting(ex, token), index)
+    if as_json:
+        emit_json(out)
+    else:
+        table(
+            f"log entry {index}: openings",
+            ["field", "value", "salt", "commitment"],
+            [
+                [o["field"], json.dumps(o["value"], ensure_ascii=False), o["salt"], o["commitment"]]
+                for o in out["openings"]
+            ],
+        )
 
 
 @audit_app.command("checkpoint")
@@ -382,6 +488,7 @@ def _register_domains() -> None:
         quality,
         remote,
         search,
+        witness,
     )
 
     for module in (
@@ -397,6 +504,7 @@ def _register_domains() -> None:
         consent,
         market,
         remote,
+        witness,
     ):
         module.register_commands(app)
 

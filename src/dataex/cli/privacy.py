@@ -1,4 +1,5 @@
-"""``dataex classify``: show, compute or override a dataset's personal-information classification."""
+"""``dataex classify``: show, compute or override a dataset's personal-information classification;
+and how a dataset's lifetime ε account is printed (``dataex privacy show`` / ``privacy set``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import typer
 
 from dataex.cli.common import As, Home, Json, acting, open_node
 from dataex.cli.output import emit_json, handled, kv, out_console, table
+from dataex.contracts import budget
 from dataex.errors import InvalidInput
 from dataex.privacy import classify as service
 
@@ -55,6 +57,47 @@ def _note(field: dict[str, object]) -> str:
     if isinstance(spans, dict):
         return ", ".join(f"{k}: {v}" for k, v in spans.items())
     return str(field.get("note") or "")
+
+
+def show_account(account: budget.Account) -> None:
+    """A dataset's lifetime ε account, as `dataex privacy show` and `privacy set` print it."""
+    per_party = account.epsilon_cap_per_party
+    kv(
+        f"privacy account of {account.dataset_id}",
+        {
+            "ε cap (all consumers)": f"{account.epsilon_cap:g} (set by the {account.epsilon_cap_source})",
+            "ε cap per party": "none (the total applies)"
+            if per_party is None
+            else f"{per_party:g} (set by the {account.epsilon_cap_per_party_source})",
+            "ε spent": f"{account.epsilon_spent:g}",
+            "ε remaining": f"{account.epsilon_remaining:g}",
+        },
+    )
+    if account.parties:
+        table(
+            "ε spent by party",
+            ["party", "ε spent", "ε remaining"],
+            [
+                [p["party_id"], f"{p['epsilon_spent']:g}", _left(p["epsilon_remaining"])]
+                for p in account.parties
+            ],
+        )
+    if account.sources:
+        table(
+            "accounts of the data it derives from",
+            ["dataset", "ε cap", "ε spent", "ε remaining"],
+            [
+                [
+                    a["dataset_id"],
+                    *(f"{a[k]:g}" for k in ("epsilon_cap", "epsilon_spent", "epsilon_remaining")),
+                ]
+                for a in account.sources
+            ],
+        )
+
+
+def _left(value: object) -> str:
+    return "–" if value is None else f"{value:g}"
 
 
 def register_commands(app: typer.Typer) -> None:

@@ -3,11 +3,15 @@
 States: ``queued → running → succeeded | failed | killed`` (:data:`TRANSITIONS`); every
 transition commits with its log entry (``compute.job.<state>``). :func:`submit` authorizes
 ``compute`` on the contract's dataset, checks the recipe against the dataset (refusals logged as
-``compute.refused``, nothing charged) and queues the job; :func:`run_job` runs it in a worker
-process (:mod:`dataex.compute.runner`) and, only when it succeeded, charges the contract — one
-query, plus ε for a DP model — in ``budget.charge`` before the outputs become visible. A killed job
-pays no ε and no query, only a per-job price if the offer has one; a failed job pays nothing.
-:func:`recover` marks jobs whose supervising process is gone ``failed`` (not charged).
+``compute.refused``, nothing charged) and, under the node's concurrency caps (per consumer and per
+node, :mod:`dataex.compute.settings`), queues the job. :func:`run_job` charges the contract **before
+the worker starts** — one query, plus the ε of a DP model — with ``budget.authorize_and_charge``
+(which re-decides ``compute`` under the contract's lock), then runs the job in a worker process
+(:mod:`dataex.compute.runner`). A job that then succeeds, fails or is killed at its limits has paid
+what it touched: nothing is refunded, so a job killed at its limits cannot be repeated for free. A
+non-DP model whose measured membership-inference advantage exceeds the node's threshold is not
+released (``failed``, outputs deleted). :func:`recover` marks jobs whose supervising process is gone
+``failed``.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from sqlalchemy import select
 
 from dataex.compute import recipes
 from dataex.compute.runner import supervise
+from dataex.compute.settings import ComputeSettings, compute_settings
 from dataex.contracts import budget, odrl
 from dataex.contracts.consent import consented_source
 from dataex.db.models import (
@@ -34,6 +39,7 @@ from dataex.db.models import (
     ContractRow,
     DatasetRow,
     DpSettingsRow,
+    NodeRow,
     OrderRow,
 )
 from dataex.engines.sql import quote_ident
@@ -41,10 +47,11 @@ from dataex.errors import (
     DataexError,
     IntegrityError,
     InvalidTransition,
+    JobLimitReached,
     JobNotFound,
     RecipeRefused,
 )
-from dataex.identity.parties import Party, new_id
+from dataex.identity.parties import Party, get_party, new_id
 from dataex.ledger.log import utc_now
 from dataex.market.settlement import charge_usage
 from dataex.policy import authorize, check
@@ -123,20 +130,47 @@ def transition(
 
 
 def submit(node: Node, party: Party, contract_id: str, recipe_source: str | dict[str, Any]) -> Job:
-    """Authorizes and checks a recipe, then queues the job; see the module docstring."""
+    """Authorizes and checks a recipe, then queues the job under the caps; see the module docstring."""
     recover(node)
     decision = authorize(node, party, "compute", None, {"contract_id": contract_id}).raise_if_denied()
     dataset_id = str(decision.object_id)  # the contract's dataset
+    settings = compute_settings()
     try:
         recipe = recipes.parse(recipe_source)
-        _check(node, recipe, contract_id, dataset_id)
+        _check(node, recipe, contract_id, dataset_id, settings)
+        return _queue(node, party, contract_id, dataset_id, recipe, settings)
     except DataexError as e:
         node.log.refusal(
             node.transaction, "compute.refused", e, actor=party.id, data={"contract_id": contract_id}
         )
         raise
+
+
+def _queue(
+    node: Node, party: Party, contract_id: str, dataset_id: str, recipe: recipes.Recipe,
+    settings: ComputeSettings,
+) -> Job:  # fmt: skip
+    """Stores the job ``queued`` unless a cap is reached; the count and the insert share one lock."""
     eps_nano = 0 if recipe.epsilon is None else budget.to_units(recipe.epsilon, odrl.EPSILON_SCALE, "epsilon")
     with node.transaction() as s:
+        s.scalars(select(NodeRow).with_for_update()).first()  # serializes submits (PostgreSQL)
+        active = list(
+            s.scalars(select(ComputeJobRow.consumer_id).where(ComputeJobRow.state.in_(("queued", "running"))))
+        )
+        mine = sum(1 for c in active if c == party.id)
+        if mine >= settings.max_jobs_per_party:
+            raise JobLimitReached(
+                f"you have {mine} unfinished compute jobs; the node runs at most "
+                f"{settings.max_jobs_per_party} per consumer at once: wait for one to end",
+                limit=settings.max_jobs_per_party,
+                scope="party",
+            )
+        if len(active) >= settings.max_jobs_per_node:
+            raise JobLimitReached(
+                f"the node runs at most {settings.max_jobs_per_node} compute jobs at once; try again later",
+                limit=settings.max_jobs_per_node,
+                scope="node",
+            )
         row = ComputeJobRow(
             id=new_id("job"), contract_id=contract_id, dataset_id=dataset_id, consumer_id=party.id,
             recipe=recipe.to_dict(), limits=dict(recipe.limits), state="queued", reason=None,
@@ -165,24 +199,36 @@ def submit(node: Node, party: Party, contract_id: str, recipe_source: str | dict
         return Job.of(row)
 
 
-def _check(node: Node, recipe: recipes.Recipe, contract_id: str, dataset_id: str) -> None:
+def _facts(node: Node, dataset_id: str) -> tuple[recipes.DatasetFacts, str, DpSettingsRow | None]:
+    """The dataset's facts for :func:`recipes.check`, its file and its privacy declaration."""
     with node.session() as s:
         dataset = s.get(DatasetRow, dataset_id)
-        contract = s.get(ContractRow, contract_id)
-        assert dataset is not None and contract is not None
+        assert dataset is not None
         classification = s.get(ClassificationRow, dataset_id)
         fields = classification.fields if classification else []
+        settings = s.get(DpSettingsRow, dataset_id)
+        if settings is not None:
+            s.expunge(settings)
         facts = recipes.DatasetFacts(
             dataset_id,
             {str(c["name"]): str(c["type"]) for c in dataset.columns},
             {str(f["name"]): str(f.get("type")) for f in fields},
-            {str(f["name"]): str(f.get("category")) for f in fields},
+            {str(f["name"]): str(f.get("category")) for f in fields} if classification else None,
+            {str(k): [str(v) for v in vs] for k, vs in dict(settings.domains).items()} if settings else {},
         )
-        path = node.store.url(dataset.file_sha256)
+        return facts, node.store.url(dataset.file_sha256), settings
+
+
+def _check(
+    node: Node, recipe: recipes.Recipe, contract_id: str, dataset_id: str, settings: ComputeSettings
+) -> None:
+    facts, path, privacy = _facts(node, dataset_id)
+    with node.session() as s:
+        contract = s.get(ContractRow, contract_id)
+        assert contract is not None
         left = contract.remaining_epsilon_nano
-        settings = s.get(DpSettingsRow, dataset_id)
-        bounded = set(settings.bounds) if settings else set()
     if recipe.dp:
+        bounded = set(privacy.bounds) if privacy else set()
         unbounded = [
             f for f in recipe.features if recipes.numeric(facts.types.get(f, "")) and f not in bounded
         ]
@@ -193,18 +239,30 @@ def _check(node: Node, recipe: recipes.Recipe, contract_id: str, dataset_id: str
                 field="features",
             )
     classes = None
-    if recipe.task == "classification" and recipe.target in facts.types:
+    if (
+        recipe.task == "classification"
+        and recipe.target in facts.types
+        and recipes.target_domain(facts, recipe.target) is None
+    ):
         import duckdb
 
+        cap = settings.max_classes + 1  # count no further than one past the cap
         with duckdb.connect() as con:
             got = con.execute(
-                f"SELECT COUNT(DISTINCT {quote_ident(recipe.target)}) FROM read_parquet(?)",
+                f"SELECT COUNT(*) FROM (SELECT DISTINCT {quote_ident(recipe.target)} FROM read_parquet(?) "
+                f"LIMIT {cap})",
                 [path],
             ).fetchone()
         classes = int(got[0]) if got else 0
-    recipes.check(recipe, facts, target_classes=classes)
-    if recipe.dp and left is not None:
+    recipes.check(recipe, facts, target_classes=classes, settings=settings)
+    if recipe.dp:
         need = budget.to_units(recipe.epsilon or 0, odrl.EPSILON_SCALE, "epsilon")
+        if left is None:
+            raise RecipeRefused(
+                f"contract {contract_id} carries no ε budget: a DP model's ε is charged to the contract, "
+                "so it needs an offer with an ε budget (`dataex offer create … --tier L2 --epsilon E`)",
+                field="epsilon",
+            )
         if left < need:
             raise RecipeRefused(
                 f"contract {contract_id} has {left / odrl.EPSILON_SCALE:g} ε left; "
@@ -214,26 +272,42 @@ def _check(node: Node, recipe: recipes.Recipe, contract_id: str, dataset_id: str
 
 
 def run_job(node: Node, job_id: str) -> Job:
-    """Runs a queued job to its end in a worker process (blocking); returns its final record."""
+    """Charges, then runs a queued job to its end in a worker process (blocking); its final record."""
+    with node.session() as s:
+        queued = s.get(ComputeJobRow, job_id)
+        if queued is None:
+            raise JobNotFound(job_id)
+        contract_id, consumer_id, eps_nano = queued.contract_id, queued.consumer_id, queued.epsilon_nano
+        consumer = get_party(s, consumer_id)
+    epsilon = eps_nano / odrl.EPSILON_SCALE
+    try:  # decided again and charged under the contract's lock, before any row is read
+        charge = budget.authorize_and_charge(
+            node, consumer, "compute", contract_id, epsilon=f"{epsilon:.9f}", queries=1
+        )
+    except DataexError as e:
+        return _end(node, job_id, "failed", f"not started, nothing charged: {e.message}", {})
+    charged = {"epsilon": charge.epsilon, "queries": 1}
+    settings = compute_settings()
     with node.transaction() as s:
         row = _row(s, job_id)
-        transition(s, node, row, "running", actor="node", data={"limits": row.limits})
-        row.supervisor, row.heartbeat_at = supervisor_id(), utc_now()
-        limits, recipe, contract_id, dataset_id = (
-            dict(row.limits),
-            dict(row.recipe),
-            row.contract_id,
-            row.dataset_id,
-        )
+        transition(s, node, row, "running", actor="node", data={"limits": row.limits, "charged": charged})
+        row.supervisor, row.heartbeat_at, row.usage = supervisor_id(), utc_now(), dict(charged)
+        limits, recipe, dataset_id = dict(row.limits), dict(row.recipe), row.dataset_id
         dataset = s.get(DatasetRow, dataset_id)
         assert dataset is not None
-        settings = s.get(DpSettingsRow, dataset_id)
+        privacy = s.get(DpSettingsRow, dataset_id)
+        classification = s.get(ClassificationRow, dataset_id)
+        categories = [str(f.get("category")) for f in classification.fields] if classification else None
         spec = {
             "job_id": job_id,
             "recipe": recipe,
             "data_path": consented_source(node, dataset.id).path,
-            "bounds": dict(settings.bounds) if settings else {},
-            "domains": dict(settings.domains) if settings else {},
+            "bounds": dict(privacy.bounds) if privacy else {},
+            "domains": dict(privacy.domains) if privacy else {},
+            "personal": categories is None or any(c != "non_personal" for c in categories),
+            "unit": privacy.unit if privacy else "row",
+            "max_contributions": int(privacy.max_contributions) if privacy else 1,
+            "floors": {"min_samples_leaf": settings.min_samples_leaf, "max_depth": settings.max_depth},
             "dataset": {"id": dataset.id, "digest": dataset.digest, "rows": dataset.rows},
         }
     work = job_dir(node, job_id)
@@ -248,28 +322,39 @@ def run_job(node: Node, job_id: str) -> Job:
             r.heartbeat_at = utc_now()
 
     outcome = supervise(work, limits=limits, heartbeat=beat)
-    usage = {"wall_seconds": round(outcome.wall_seconds, 3), "cpu_seconds": round(outcome.cpu_seconds, 3)}
+    usage = charged | {
+        "wall_seconds": round(outcome.wall_seconds, 3),
+        "cpu_seconds": round(outcome.cpu_seconds, 3),
+    }
     if outcome.state == "succeeded":
-        return _succeed(node, job_id, contract_id, recipe, work, outcome.result, usage)
+        blocked = _membership_blocked(recipe, outcome.result, settings)
+        if blocked:
+            shutil.rmtree(work / "out", ignore_errors=True)
+            return _end(node, job_id, "failed", blocked, usage)
+        return _succeed(node, job_id, contract_id, work, outcome.result, usage)
     return _end(node, job_id, outcome.state, outcome.reason, usage, contract_id=contract_id)
 
 
+def _membership_blocked(recipe: dict[str, Any], result: dict[str, Any], settings: ComputeSettings) -> str:
+    """Why a non-DP model is withheld: its measured membership advantage is over the node's threshold."""
+    if recipe.get("model") in recipes.DP_MODELS:
+        return ""
+    advantage = result.get("mia_advantage")
+    if advantage is None or float(advantage) <= settings.max_mia_advantage:
+        return ""
+    return (
+        f"release blocked: the model's membership-inference advantage ({float(advantage):.2f}) exceeds the "
+        f"node's threshold ({settings.max_mia_advantage:g}); outputs deleted (charged: the job ran)"
+    )
+
+
 def _succeed(
-    node: Node, job_id: str, contract_id: str, recipe: dict[str, Any], work: Path, result: dict[str, Any],
-    usage: dict[str, Any],
-) -> Job:  # fmt: skip
+    node: Node, job_id: str, contract_id: str, work: Path, result: dict[str, Any], usage: dict[str, Any]
+) -> Job:
     outputs = {}
     for name in OUTPUTS:
         data = (work / "out" / name).read_bytes()
         outputs[name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
-    try:
-        charge = budget.charge(
-            node, contract_id, epsilon=_epsilon_to_charge(node, contract_id, recipe), queries=1, actor="node"
-        )
-    except DataexError as e:
-        shutil.rmtree(work / "out", ignore_errors=True)
-        return _end(node, job_id, "failed", f"not charged, outputs discarded: {e.message}", usage)
-    usage |= {"epsilon": charge.epsilon, "queries": 1}
     with node.transaction() as s:
         row = _row(s, job_id)
         row.metrics, row.outputs, row.usage = dict(result.get("metrics", {})), outputs, usage
@@ -282,17 +367,8 @@ def _succeed(
         return Job.of(row)
 
 
-def _epsilon_to_charge(node: Node, contract_id: str, recipe: dict[str, Any]) -> float:
-    """The DP model's ε when the contract carries an ε budget; today only L1 offers do, and compute
-    needs L2, so on an L2 contract the ε is recorded (log, model card) but there is no budget to charge."""
-    with node.session() as s:
-        contract = s.get(ContractRow, contract_id)
-        has_budget = contract is not None and contract.remaining_epsilon_nano is not None
-    return float(recipe.get("epsilon") or 0) if has_budget else 0.0
-
-
 def _job_fee(s: Session, node: Node, contract_id: str) -> None:
-    """MARKET HOOK: a per-job price. ``budget.charge`` above already settled one query (an offer
+    """MARKET HOOK: a per-job price. ``authorize_and_charge`` already settled one query (an offer
     priced per query prices each job that way); only a ``job``-unit price is posted here."""
     order = s.scalars(select(OrderRow).where(OrderRow.contract_id == contract_id)).first()
     if order is not None and dict(order.price).get("unit") == "job":
@@ -339,7 +415,9 @@ def recover(node: Node, *, now: datetime | None = None) -> list[str]:
             row = _row(s, job_id)
             if row.state in FINAL:
                 continue
-            row.reason = "interrupted: the node stopped while the job was unfinished (not charged)"
+            row.reason = "interrupted: the node stopped while the job was unfinished" + (
+                " (charged when it started; not refunded)" if row.state == "running" else " (not charged)"
+            )
             transition(s, node, row, "failed", actor="node", data={"reason": row.reason})
     return dead
 

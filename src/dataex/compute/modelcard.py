@@ -5,6 +5,11 @@ record and the model's loss on it guesses "member of the training set" when the 
 threshold. On equal-size samples of training rows (members) and held-out rows (non-members) we
 report the attack's ROC AUC (0.5 = no better than a coin) and its best advantage
 ``max over thresholds of TPR − FPR`` (0 = no leakage; a DP model bounds it by ``e^ε − 1``).
+
+What a card releases about the data is coarsened: counts are rounded to the nearest
+``COUNT_STEP`` (100) and metrics, the attack's AUC and advantage to ``METRIC_DIGITS`` (2) decimals.
+Rounding is not differential privacy: it hides exact counts (who was added or removed between two
+jobs) and the last digits of a metric, nothing more (see docs/compute.md).
 """
 
 from __future__ import annotations
@@ -15,6 +20,18 @@ import numpy as np
 import numpy.typing as npt
 
 RISK_LEVELS: Final = ((0.1, "low"), (0.3, "moderate"))
+COUNT_STEP: Final = 100
+METRIC_DIGITS: Final = 2
+
+
+def round_count(n: int) -> int:
+    """A count as a card releases it: to the nearest ``COUNT_STEP`` (half up)."""
+    return int((int(n) + COUNT_STEP // 2) // COUNT_STEP * COUNT_STEP)
+
+
+def round_metric(value: float) -> float:
+    """A metric as a card releases it: ``METRIC_DIGITS`` decimals."""
+    return round(float(value), METRIC_DIGITS)
 
 
 def membership_inference(
@@ -35,17 +52,17 @@ def membership_inference(
     labels = np.concatenate([np.ones(n), np.zeros(n)])
     scores = -np.concatenate([members, others])  # a low loss means "member"
     auc = float(roc_auc_score(labels, scores))
-    fpr, tpr, thresholds = roc_curve(labels, scores)
+    fpr, tpr, _ = roc_curve(labels, scores)
     best = int(np.argmax(tpr - fpr))
     advantage = float(tpr[best] - fpr[best])
     return {
         "attack": "loss-threshold (Yeom et al. 2018)",
-        "members": n,
-        "non_members": n,
-        "auc": round(auc, 4),
-        "advantage": round(advantage, 4),
-        "threshold_loss": float(-thresholds[best]) if np.isfinite(thresholds[best]) else None,
+        "members": round_count(n),
+        "non_members": round_count(n),
+        "auc": round_metric(auc),
+        "advantage": round_metric(advantage),
         "risk": next((name for limit, name in RISK_LEVELS if advantage < limit), "high"),
+        "raw_advantage": advantage,  # for the node's release decision only: the worker removes it
     }
 
 
@@ -80,6 +97,7 @@ def card(
         "onnx": onnx,
         "limitations": [
             "metrics are measured once on the held-out split; they carry sampling error",
+            f"counts are rounded to the nearest {COUNT_STEP}, metrics to {METRIC_DIGITS} decimals",
             "categorical features are one-hot encoded; the ONNX input is the float vector in "
             "input_features order",
         ],

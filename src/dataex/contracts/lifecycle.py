@@ -3,7 +3,8 @@
 The state machine itself (states, events, ``transition``) is :mod:`dataex.policy.states`. Who may
 trigger an event is decided by :func:`dataex.policy.authorize` (a denial is logged there as
 ``access.denied``); any other refusal (an expired offer, a purpose the offer does not allow, an
-illegal transition) is logged as ``contract.refused`` and changes nothing else.
+illegal transition, an ε-bearing contract on a dataset whose lifetime ε account is spent for the
+consumer: :mod:`dataex.policy.accounts`) is logged as ``contract.refused`` and changes nothing else.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from sqlalchemy import select
 from dataex.contracts import odrl
 from dataex.contracts.offers import get_offer_row
 from dataex.db.models import ContractRow, OfferRow
-from dataex.errors import Conflict, ContractNotFound, Forbidden, InvalidInput
+from dataex.errors import BudgetExhausted, Conflict, ContractNotFound, Forbidden, InvalidInput
 from dataex.identity.parties import Party, new_id
 from dataex.ledger.log import iso, utc_now
 from dataex.market import settlement
 from dataex.policy import check, visible_contracts
+from dataex.policy.accounts import spent_account
 from dataex.policy.states import (
     FINAL,
     NEW,
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from dataex.node import Node
+
 
 @dataclass(frozen=True)
 class Contract:
@@ -175,6 +178,14 @@ def _decide(node: Node, contract_id: str, event: str, *, actor: Party, reason: s
 def _approve(
     node: Node, s: Session, row: ContractRow, offer: OfferRow, *, actor: str, reason: str | None
 ) -> None:
+    spent = spent_account(s, row.dataset_id, row.consumer_id) if offer.epsilon_nano else None
+    if spent is not None:
+        raise BudgetExhausted(
+            f"the lifetime ε cap of dataset {row.dataset_id} (or of data it derives from) is reached "
+            "for this consumer: no new ε-bearing contract can be approved",
+            contract_id=row.id,
+            counter=f"{spent.spent_up()}_epsilon",
+        )
     row.agreement = odrl.to_jsonld(agreement_policy(row, offer))
     transition(s, row, "approve", actor=actor, reason=reason, log=node.log)
     order = settlement.open_order(s, node.log, row, offer)  # the order rides on contract.activated

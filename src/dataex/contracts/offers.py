@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
 from sqlalchemy import select
 
+from dataex.config import MAX_COUNT, MAX_EPSILON, MAX_EXPIRY_YEAR, MAX_FEN
 from dataex.contracts import odrl
 from dataex.db.models import ClassificationRow, OfferRow
 from dataex.errors import Conflict, Forbidden, InvalidInput, OfferNotFound
@@ -188,6 +189,8 @@ def parse_price(value: str | int | dict[str, Any] | Price) -> Price:
         raise InvalidInput(f"bad price {value!r}")
     if price.amount_fen < 0:
         raise InvalidInput(f"a price cannot be negative; got {price.amount_fen} fen")
+    if price.amount_fen > MAX_FEN:
+        raise InvalidInput(f"a price is at most {MAX_FEN} fen; got {str(price.amount_fen)[:40]}")
     if price.unit not in PRICE_UNITS:
         raise InvalidInput(f"unknown price unit {price.unit!r}; use one of {', '.join(PRICE_UNITS)}")
     return price
@@ -203,9 +206,13 @@ def parse_expiry(value: datetime | date | str | None) -> datetime | None:
         except ValueError as e:
             raise InvalidInput(f"bad expiry {value!r}: use YYYY-MM-DD or an ISO 8601 time") from e
     if not isinstance(value, datetime):
+        if value.year > MAX_EXPIRY_YEAR:
+            raise InvalidInput(f"an expiry is at the latest in {MAX_EXPIRY_YEAR}; got {value.year}")
         return datetime.combine(value + timedelta(days=1), time(), tzinfo=UTC)
     if value.tzinfo is None:
         raise InvalidInput("an expiry time needs a time zone (e.g. 2027-06-30T00:00:00+08:00)")
+    if value.year > MAX_EXPIRY_YEAR:
+        raise InvalidInput(f"an expiry is at the latest in {MAX_EXPIRY_YEAR}; got {value.year}")
     return value.astimezone(UTC)
 
 
@@ -220,12 +227,16 @@ def _fixed(value: float | str | None, scale: int, name: str, *, below_one: bool 
         raise InvalidInput(f"{name} must be positive; got {value!r}")
     if below_one and amount >= scale:
         raise InvalidInput(f"{name} must be below 1; got {value!r}")
+    if name == "epsilon" and amount > Decimal(str(MAX_EPSILON)) * scale:
+        raise InvalidInput(f"epsilon is at most {MAX_EPSILON:g}; got {str(value)[:40]}")
     return int(amount.to_integral_value())
 
 
 def _count(value: int | None, name: str) -> int | None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-        raise InvalidInput(f"{name} must be a positive integer; got {value!r}")
+        raise InvalidInput(f"{name} must be a positive integer; got {str(value)[:40]}")
+    if value is not None and value > MAX_COUNT:
+        raise InvalidInput(f"{name} is at most {MAX_COUNT}; got {str(value)[:40]}")
     return value
 
 

@@ -69,6 +69,21 @@ class PartyRow(Base):
     role: Mapped[str] = mapped_column(String(40))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     created_at: Mapped[datetime]
+    token_expires_at: Mapped[datetime | None]  # None: the token does not expire
+    suspended_at: Mapped[datetime | None]  # set: the token and every session are refused
+
+
+class WebSessionRow(Base):
+    """A signed-in console session (dataex.web.session): the cookie's nonce hashed (``id``), its
+    party, its end; sign-out, a token rotation or a suspension sets ``revoked_at``. Not ledger state."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    party_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
 
 
 class DatasetRow(Base):
@@ -90,6 +105,8 @@ class DatasetRow(Base):
     rights: Mapped[list[Any]]
     derived_from: Mapped[str | None] = mapped_column(ForeignKey("datasets.id"), index=True)
     minhash: Mapped[bytes] = mapped_column(LargeBinary)
+    sketch: Mapped[bytes | None] = mapped_column(LargeBinary)  # originality sketch (catalog.sketch)
+    import_report: Mapped[dict[str, Any] | None]  # the import report without sample values
     registered_at: Mapped[datetime]
     log_index: Mapped[int] = mapped_column(BigInteger)
     certificate: Mapped[str] = mapped_column(Text)
@@ -438,8 +455,53 @@ class DpSettingsRow(Base):
     not_null: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
 
 
+# -- the dataset-level privacy-loss account (issue 17): dataex.contracts.budget charges it ----------
+class DatasetPrivacyAccountRow(Base):
+    """A dataset's lifetime ε account: what every contract, consumer and derived dataset spent on it.
+
+    ``epsilon_cap_nano`` caps the total for all consumers together, ``epsilon_cap_per_party_nano``
+    each party across all its contracts; ``None`` means the node's default applies
+    (:class:`PrivacyAccountDefaultsRow`). ``log_index`` is the owner's last ``privacy.account.set``
+    entry (-1: never set; the row was opened by a charge).
+    """
+
+    __tablename__ = "dataset_privacy_accounts"
+
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), primary_key=True)
+    epsilon_cap_nano: Mapped[int | None] = mapped_column(BigInteger)
+    epsilon_cap_per_party_nano: Mapped[int | None] = mapped_column(BigInteger)
+    spent_epsilon_nano: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime]
+    log_index: Mapped[int] = mapped_column(BigInteger)
+
+
+class DatasetPrivacySpendRow(Base):
+    """What one party spent on one dataset's ε account, across all its contracts."""
+
+    __tablename__ = "dataset_privacy_party_spend"
+
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), primary_key=True)
+    party_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), primary_key=True)
+    spent_epsilon_nano: Mapped[int] = mapped_column(BigInteger)
+
+
+class PrivacyAccountDefaultsRow(Base):
+    """The node's default ε caps (one row, ``id`` 1), set by the operator; absent: built-in defaults."""
+
+    __tablename__ = "privacy_account_defaults"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    epsilon_cap_nano: Mapped[int] = mapped_column(BigInteger)
+    epsilon_cap_per_party_nano: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime]
+    log_index: Mapped[int] = mapped_column(BigInteger)
+
+
 class DpAnswerRow(Base):
     """A released DP answer, cached per (contract, normalized query hash, ε in 1e-9 units).
+
+    ``query_hash`` holds the hex SHA-256 of the normalized query's hash and the dataset version
+    (dataex.contracts.consent.dataset_version), so an answer is never served after a withdrawal.
 
     A repeated identical query returns this answer and is not charged again, so repeating a query
     cannot average the noise away.
@@ -456,11 +518,12 @@ class DpAnswerRow(Base):
 
 # -- PSI and compute-to-data (issue 10) -----------------------------------------------------------
 class PsiPreparedSetRow(Base):
-    """A provider's preprocessed PSI set for one dataset column (see dataex.privacy.psi.service).
+    """A provider's prepared PSI identifier list for one dataset column (dataex.privacy.psi.service).
 
-    The key behind it lives in a 0600 file in the node's home (``key_file``, relative to the home),
-    never in the database; ``file_sha256`` is the dataset file it was built from: a changed dataset
-    gets a fresh key. ``setup_file`` holds the encoded set (no identifier, only hashed group elements).
+    ``setup_file`` (relative to the home, mode 0600) holds the column's distinct canonical
+    identifiers, shuffled, one a line; ``file_sha256`` is the dataset version it was built from (a
+    changed dataset or consent gets a new list). ``key_file`` is empty: no PSI key is kept, each
+    session draws its own (a non-empty value is a key file of an older node, deleted on rebuild).
     """
 
     __tablename__ = "psi_prepared_sets"
@@ -543,6 +606,23 @@ class ConsentWithdrawalRow(Base):
     subject_hash: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime]
     log_index: Mapped[int] = mapped_column(BigInteger)
+
+
+class ConsentLineageRow(Base):
+    """Which rows of a derived release came from which data subject of its source (issue 17).
+
+    One row per (release, subject-key column, subject): ``subject_hash`` is the keyed hash of the
+    subject's key as in ``consent_withdrawals`` (of the root dataset's ``column``), and ``rows`` the
+    0-based row numbers of the release's stored file holding that subject's records. Kept on the node
+    only: never in the release file, its schema or an extract.
+    """
+
+    __tablename__ = "consent_lineage"
+
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), primary_key=True)
+    column: Mapped[str] = mapped_column(String(200), primary_key=True)
+    subject_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rows: Mapped[list[Any]]
 
 
 class NoticeRow(Base):
@@ -642,3 +722,56 @@ class WebUploadTaskRow(Base):
     worker: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+# -- witnessing (issue 19): C2SP tlog-witness and tlog-cosignature ---------------------------------
+class WitnessedLogRow(Base):
+    """A log this node witnesses: its origin, its pinned verifier key, and the latest checkpoint this
+    node cosigned for it (``size``/``root``; 0/None before the first), updated atomically."""
+
+    __tablename__ = "witnessed_logs"
+
+    origin: Mapped[str] = mapped_column(String(255), primary_key=True)
+    vkey: Mapped[str] = mapped_column(String(400))
+    size: Mapped[int] = mapped_column(BigInteger)
+    root: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    note: Mapped[str | None] = mapped_column(Text)
+    added_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class LogWitnessRow(Base):
+    """A witness of this node's log: its cosigner name and ``cosignature/v1`` vkey, and the URL prefix
+    its ``add-checkpoint`` is posted to (the only network address the node contacts for it)."""
+
+    __tablename__ = "log_witnesses"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    vkey: Mapped[str] = mapped_column(String(400))
+    url: Mapped[str] = mapped_column(String(2000))
+    added_at: Mapped[datetime]
+
+
+class CosignatureRow(Base):
+    """A witness's verified cosignature line on this node's checkpoint at ``size``."""
+
+    __tablename__ = "checkpoint_cosignatures"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # no FK: audit verify checks it
+    witness: Mapped[str] = mapped_column(String(255), primary_key=True)
+    line: Mapped[str] = mapped_column(Text)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[datetime]
+
+
+class LogOpeningRow(Base):
+    """The opening of a sealed field of log entry ``idx`` (dataex.ledger.seal): the salt and the value
+    behind its public commitment, and the ids of the objects whose viewers may see it."""
+
+    __tablename__ = "log_openings"
+
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # no FK: audit verify checks it
+    field: Mapped[str] = mapped_column(String(100), primary_key=True)
+    salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+    value: Mapped[dict[str, Any]]
+    audience: Mapped[list[Any]]

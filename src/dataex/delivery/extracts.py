@@ -20,6 +20,11 @@
 7. ``extract.delivered`` is logged with the file's SHA-256, then the file is moved to ``out``.
 
 Every refusal after step 1 is logged as ``extract.refused`` with the reason.
+
+Files are safe to open in a spreadsheet (docs/security.md): a CSV's text cells and column names that
+begin with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return get a leading ``'`` (OWASP's CSV
+injection advice; :func:`neutralize`, text columns only: numbers stay numbers); an .xlsx writes every
+text cell as a string, never as a formula. Parquet is written as is.
 """
 
 from __future__ import annotations
@@ -28,11 +33,13 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import func, select
 
@@ -239,36 +246,84 @@ def _write_stream(
     import pyarrow.csv as pacsv
 
     rows = marked = 0
+    csv = format != "parquet"
     writer = (
-        pq.ParquetWriter(path, reader.schema) if format == "parquet" else pacsv.CSVWriter(path, reader.schema)
+        pacsv.CSVWriter(path, neutralize(reader.schema.empty_table()).schema)
+        if csv
+        else pq.ParquetWriter(path, reader.schema)
     )
     with writer:
         for batch in reader:
             if batch.num_rows == 0:
                 continue
             done = fingerprint(pa.Table.from_batches([batch]), decimals=decimals)
-            writer.write_table(done.table)
+            writer.write_table(neutralize(done.table) if csv else done.table)
             rows += batch.num_rows
             marked += done.marked_cells
     return rows, marked
 
 
+FORMULA_START: Final = r"^[=+\-@\t\r]"  # what a spreadsheet may read as a formula (OWASP)
+
+
+def _risky(text: str) -> str:
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def neutralize(table: pa.Table) -> pa.Table:
+    """CSV injection, the OWASP way: every text cell (and column name) that begins with ``=``,
+    ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'``, so a spreadsheet shows it
+    as text instead of running it. Only text columns: a negative number stays a number."""
+    columns = []
+    for field, column in zip(table.schema, table.columns, strict=True):
+        kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            text = column.cast(kind) if pa.types.is_dictionary(field.type) else column
+            risky = pc.match_substring_regex(text, FORMULA_START)
+            column = pc.if_else(risky, pc.binary_join_element_wise(pa.scalar("'", kind), text, ""), text)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=[_risky(n) for n in table.column_names])
+
+
+def _write_xlsx(table: pa.Table, path: Path) -> None:
+    """One sheet, a header row, every text cell written as a string (never a formula, even when it
+    begins with ``=``); numbers, booleans and times as themselves (times in UTC, without zone)."""
+    try:
+        from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
+    except ImportError as e:
+        raise InvalidInput("writing .xlsx needs openpyxl: pip install openpyxl") from e
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Sheet1")
+
+    def cell(value: Any) -> Any:
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        if isinstance(value, bytes):
+            value = value.hex()
+        written = WriteOnlyCell(sheet, value=value)
+        if isinstance(value, str):
+            written.data_type = "s"  # openpyxl would make "=..." a formula
+        return written
+
+    sheet.append([cell(name) for name in table.column_names])
+    for batch in table.to_batches(BATCH_ROWS):
+        for row in batch.to_pylist():
+            sheet.append([cell(v) for v in row.values()])
+    book.save(path)
+
+
 def write_table(table: pa.Table, path: Path, format: str) -> None:
-    """Writes ``table`` as Parquet, CSV (UTF-8, header) or .xlsx (one sheet)."""
+    """Writes ``table`` as Parquet, CSV (UTF-8, header; text neutralized) or .xlsx (one sheet; text
+    as strings, never formulas)."""
     if format == "parquet":
         pq.write_table(table, path)
     elif format == "csv":
         import pyarrow.csv as pacsv
 
-        pacsv.write_csv(table, path)
+        pacsv.write_csv(neutralize(table), path)
     else:
-        try:
-            import openpyxl  # noqa: F401
-        except ImportError as e:
-            raise InvalidInput("writing .xlsx needs openpyxl: pip install openpyxl") from e
-        frame = table.to_pandas()
-        with open(path, "wb") as f:
-            frame.to_excel(f, index=False, engine="openpyxl")
+        _write_xlsx(table, path)
 
 
 def _record(

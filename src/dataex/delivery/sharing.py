@@ -32,8 +32,9 @@ import pyarrow.parquet as pq
 from sqlalchemy import func, select
 
 from dataex.catalog.datasets import get_dataset_row
+from dataex.contracts.consent import dataset_version
 from dataex.db.models import ContractRow, ExtractRow, ShareRow
-from dataex.delivery.extracts import deliver, excluded_subjects
+from dataex.delivery.extracts import deliver
 from dataex.delivery.fingerprint import derive, load_or_create_secret
 from dataex.errors import ContractNotFound, ExtractRefused, NotFound, SignatureInvalid, Unauthorized
 from dataex.identity.parties import Party, get_party, hash_token
@@ -213,10 +214,7 @@ def query_lines(node: Node, ctx: ShareContext, base_url: str) -> list[str]:
 
 def materialize(node: Node, ctx: ShareContext) -> Path:
     """The contract's fingerprinted Parquet copy, made (and charged) on first use, then cached."""
-    with node.session() as s:
-        sha = get_dataset_row(s, ctx.dataset_id).file_sha256
-    predicate = excluded_subjects(node, ctx.dataset_id) or ""
-    key = hashlib.sha256(f"{sha}\n{predicate}".encode()).hexdigest()[:32]
+    key = dataset_version(node, ctx.dataset_id)[:32]  # file SHA-256 and the withdrawals reaching it
     path = node.settings.home / "shares" / ctx.contract_id / f"{key}.parquet"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,15 +8,20 @@ then for every dataset with fingerprinted deliveries:
    by containment (>= 0.5; an equal name breaks ties). Names and order do not matter.
 2. **Rows by identity.** Mapped columns are added one by one (most distinct first) while they keep
    the sampled join rate; leaked rows join source rows on their combined hash, which gives each
-   leaked row its source row key ``K`` — so a subset, a shuffle or a dropped column still joins.
+   leaked row its source row key ``K`` — so a subset, a shuffle or a dropped column (the key
+   column included) still joins. A leaked row whose combined hash fits several source rows is
+   joined to the one whose tolerable values are closest to its own, when exactly one is closest.
 3. **Tolerable columns by closeness.** For each tolerable source column, the unassigned leaked
-   column whose joined values lie within the tolerance of the originals most often (>= 0.5).
+   column whose joined values lie within ``2δ + q`` of the originals most often (>= 0.5; ``q``
+   the leaked column's grid, coarser when the leaker rounded).
 
-The dataset with the most joined rows is read: each marked cell (by ``K``) gives a code position
-and the parity bit; positions aggregate into soft symbols, and every contract fingerprinted on that
-dataset is scored (:mod:`dataex.delivery.tardos`). A contract is accused when ``N · p <=``
-:data:`ACCUSE_AT` (``N`` candidates, ``p`` its Chernoff p-value): the reported false-accusation
-bound. Anything else is "no match".
+The dataset with the most joined rows is read against its original (dx-fp-2, non-blind): each
+marked cell (by ``K``) gives a code position and an estimate of the code bit's sign; positions
+aggregate into soft symbols, and every contract fingerprinted on that dataset is scored
+(:mod:`dataex.delivery.tardos`). Contracts fingerprinted under dx-fp-1 are also scored on the
+blind parity reading. A contract is accused when ``N · p <=`` :data:`ACCUSE_AT` (``N`` the
+(contract, scheme) pairs scored, ``p`` the Chernoff p-value): the reported false-accusation bound.
+Anything else is "no match".
 """
 
 from __future__ import annotations
@@ -30,14 +35,29 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import select
 
 from dataex.catalog.datasets import get_dataset_row
 from dataex.db.models import FingerprintRow
 from dataex.delivery import tardos
-from dataex.delivery.fingerprint import Tolerance, identity_columns, load_or_create_secret, read_bits
-from dataex.delivery.rowkey import U64, column_hash, fold, row_keys, scaled, source_decimals
+from dataex.delivery.fingerprint import (
+    F64,
+    LEGACY_SCHEME,
+    SCHEME,
+    Tolerance,
+    grid_of,
+    identity_columns,
+    load_or_create_secret,
+    markable,
+    read_bits,
+    read_signed,
+    scaled,
+    signed_cells,
+    units_of,
+)
+from dataex.delivery.rowkey import U64, column_hash, fold, row_keys, source_decimals
 from dataex.delivery.tolerances import find_tolerances
 from dataex.storage.importer import import_table
 
@@ -50,6 +70,10 @@ MIN_CONTAINMENT: Final = 0.5
 MIN_JOIN: Final = 0.5
 MIN_DISTINCT: Final = 0.05
 """Joined columns must tell source rows apart: distinct combined values >= 5% of the rows."""
+MAX_AMBIGUOUS: Final = 64
+"""A leaked row whose combined hash fits more source rows than this is not joined."""
+NEUTRALIZED: Final = r"^'([=+\-@\t\r])"
+"""A text cell a CSV extract prefixed with ``'`` (formula neutralization): read without it."""
 CAST_ERRORS: Final = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
 
 
@@ -60,6 +84,7 @@ class Accusation:
     score: float
     p_value: float
     false_accusation_bound: float
+    scheme: str = SCHEME
 
 
 @dataclass(frozen=True)
@@ -81,12 +106,33 @@ class TraceResult:
 
 
 @dataclass
+class _Leaked:
+    """One tolerable column of the leak on the joined rows: values (units, unrounded) and nulls."""
+
+    values: F64
+    nulls: npt.NDArray[np.bool_]
+    grid: int
+
+
+@dataclass
 class _Join:
     dataset_id: str
+    source: pa.Table
     leaked_rows: npt.NDArray[np.int64]
+    source_rows: npt.NDArray[np.int64]
     keys: U64
     columns: dict[str, str]
-    values: dict[str, npt.NDArray[np.int64]]
+    values: dict[str, _Leaked]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a leak shows of the fingerprints of one dataset (per scheme) and who may have made it."""
+
+    join: _Join
+    observations: dict[str, tardos.Observation]
+    candidates: list[FingerprintRow]
+    legacy: set[str]
 
 
 def read_leak(path: Path) -> pa.Table:
@@ -102,6 +148,51 @@ def read_leak(path: Path) -> pa.Table:
 def trace(node: Node, path: Path) -> TraceResult:
     """Finds the contract a leaked file came from; see the module docstring."""
     leaked = read_leak(Path(path))
+    reading = read(node, leaked)
+    if isinstance(reading, TraceResult):
+        return reading
+    secret = load_or_create_secret(node.settings.home)
+    best = reading.join
+    pairs = [(fp, SCHEME) for fp in reading.candidates] + [
+        (fp, LEGACY_SCHEME) for fp in reading.candidates if fp.contract_id in reading.legacy
+    ]
+    scores = []
+    for fp, scheme in pairs:
+        obs = reading.observations[scheme]
+        p = tardos.biases(secret, len_of(scheme))
+        sc = tardos.score(obs, tardos.codeword(secret, fp.contract_id, p), p)
+        pv = tardos.p_value(obs, sc, p)
+        bound = min(1.0, len(pairs) * pv)
+        scores.append(Accusation(fp.contract_id, fp.consumer_id, sc, pv, bound, scheme))
+    scores.sort(key=lambda a: (a.p_value, -a.score))
+    matches: list[Accusation] = []
+    for a in scores:
+        if a.false_accusation_bound <= ACCUSE_AT and all(m.contract_id != a.contract_id for m in matches):
+            matches.append(a)
+    main = reading.observations[SCHEME]
+    common: dict[str, Any] = {
+        "dataset_id": best.dataset_id,
+        "rows": leaked.num_rows,
+        "rows_matched": len(best.leaked_rows),
+        "cells_read": main.cells,
+        "positions": len(main.positions),
+        "candidates": len(pairs),
+        "columns": best.columns,
+        "scores": scores,
+    }
+    if not matches:
+        reason = f"no contract scores with a false-accusation bound <= {ACCUSE_AT:g}"
+        return TraceResult("no_match", reason, **common)
+    return TraceResult("match", "", matches=matches, **common)
+
+
+def len_of(scheme: str) -> int:
+    """The code length of a fingerprint scheme."""
+    return tardos.LEGACY_CODE_LENGTH if scheme == LEGACY_SCHEME else tardos.CODE_LENGTH
+
+
+def read(node: Node, leaked: pa.Table) -> Reading | TraceResult:
+    """Joins the leak to the dataset it matches best and reads its marks (or says why not)."""
     with node.session() as s:
         groups: dict[str, list[FingerprintRow]] = defaultdict(list)
         for row in s.scalars(select(FingerprintRow).order_by(FingerprintRow.created_at)):
@@ -123,36 +214,39 @@ def trace(node: Node, path: Path) -> TraceResult:
         if best is not None:
             reason = f"rows match dataset {best.dataset_id} but none of its tolerable columns is present"
         return TraceResult("no_match", reason, rows=leaked.num_rows)
-    p = tardos.biases(secret)
-    parts = [
-        read_bits(values, best.keys, column, secret, tardos.CODE_LENGTH)
-        for column, values in best.values.items()
-    ]
-    obs = tardos.Observation.of(
-        np.concatenate([q for q, _ in parts]), np.concatenate([b for _, b in parts]), tardos.CODE_LENGTH
-    )
+    by_column = {t.column: t for t in tolerances[best.dataset_id]}
+    signed_pos: list[npt.NDArray[np.int64]] = []
+    signed_est: list[F64] = []
+    parity_pos: list[npt.NDArray[np.int64]] = []
+    parity_bits: list[npt.NDArray[np.int64]] = []
     candidates = groups[best.dataset_id]
-    scores = []
-    for fp in candidates:
-        sc = tardos.score(obs, tardos.codeword(secret, fp.contract_id, p), p)
-        pv = tardos.p_value(obs, sc, p)
-        scores.append(Accusation(fp.contract_id, fp.consumer_id, sc, pv, min(1.0, len(candidates) * pv)))
-    scores.sort(key=lambda a: -a.score)
-    matches = [a for a in scores if a.false_accusation_bound <= ACCUSE_AT]
-    common: dict[str, Any] = {
-        "dataset_id": best.dataset_id,
-        "rows": leaked.num_rows,
-        "rows_matched": len(best.leaked_rows),
-        "cells_read": obs.cells,
-        "positions": len(obs.positions),
-        "candidates": len(candidates),
-        "columns": best.columns,
-        "scores": scores,
+    legacy = {fp.contract_id for fp in candidates if (fp.scheme or {}).get("scheme") == LEGACY_SCHEME}
+    for column, got in best.values.items():
+        tol = by_column[column]
+        t = best.source.schema.field(column).type
+        original_column = best.source[column].take(best.source_rows)
+        exact, original_nulls = scaled(original_column, t, tol.decimals)
+        original, _ = units_of(original_column, t, tol.decimals)
+        mark = markable(exact, original_nulls, t, tol) & ~got.nulls
+        sel = signed_cells(best.keys, column, secret, tardos.CODE_LENGTH, mark)
+        positions, estimates = read_signed(got.values, original, sel, tol, got.grid)
+        signed_pos.append(positions)
+        signed_est.append(estimates)
+        if legacy:
+            bits = np.rint(got.values).astype(np.int64)
+            q, b = read_bits(bits, best.keys, column, secret, tardos.LEGACY_CODE_LENGTH)
+            parity_pos.append(q)
+            parity_bits.append(b)
+    observations = {
+        SCHEME: tardos.Observation.soft(
+            np.concatenate(signed_pos), np.concatenate(signed_est), tardos.CODE_LENGTH
+        )
     }
-    if not matches:
-        reason = f"no contract scores with a false-accusation bound <= {ACCUSE_AT:g}"
-        return TraceResult("no_match", reason, **common)
-    return TraceResult("match", "", matches=matches, **common)
+    if legacy:
+        observations[LEGACY_SCHEME] = tardos.Observation.of(
+            np.concatenate(parity_pos), np.concatenate(parity_bits), tardos.LEGACY_CODE_LENGTH
+        )
+    return Reading(best, observations, candidates, legacy)
 
 
 def _member(values: U64, sorted_set: U64) -> npt.NDArray[np.bool_]:
@@ -174,6 +268,8 @@ def _cast(column: pa.ChunkedArray | pa.Array, t: pa.DataType) -> pa.Array | None
         arr = column.cast(t)
     except CAST_ERRORS:
         return None
+    if pa.types.is_string(t) or pa.types.is_large_string(t):  # undo a CSV extract's neutralization
+        arr = pc.replace_substring_regex(arr, NEUTRALIZED, r"\1")
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
@@ -230,50 +326,109 @@ def _join(
         return None
     got = fold([leaked_hash(leaked, ll, c) for ll, c in ordered], secret, leaked.num_rows)
     order = np.argsort(src, kind="stable")
-    at = np.clip(np.searchsorted(src[order], got), 0, len(order) - 1)
-    hit = src[order][at] == got
-    leaked_rows = np.flatnonzero(hit).astype(np.int64)
-    if len(leaked_rows) == 0:
+    srt = src[order]
+    lo = np.searchsorted(srt, got, side="left")
+    count = np.searchsorted(srt, got, side="right") - lo
+    if not count.any():
         return None
-    source_rows = order[at[hit]]
-    keys = row_keys(source, identity, secret, decimals)[source_rows]
     columns = dict(ordered)
-    values = _tolerable(leaked, source, tolerances, leaked_rows, source_rows, set(mapping), columns)
-    return _Join(dataset_id, leaked_rows, keys, columns, values)
+    unique = np.flatnonzero(count == 1).astype(np.int64)
+    probe_rows = unique if len(unique) >= 50 else np.flatnonzero(count >= 1).astype(np.int64)
+    found = _find_tolerable(leaked, source, tolerances, probe_rows, order[lo[probe_rows]], set(mapping))
+    if not found:
+        rows = probe_rows
+        source_rows = order[lo[rows]]
+    else:
+        extra, extra_src = _disambiguate(leaked, source, tolerances, found, order, lo, count)
+        rows = np.concatenate([unique, extra])
+        source_rows = np.concatenate([order[lo[unique]], extra_src])
+        keep = np.argsort(rows, kind="stable")
+        rows, source_rows = rows[keep], source_rows[keep]
+    keys = row_keys(source, identity, secret, decimals)[source_rows]
+    values: dict[str, _Leaked] = {}
+    for column, (lname, grid) in found.items():
+        t = source.schema.field(column).type
+        tol = next(x for x in tolerances if x.column == column)
+        cast = _cast(leaked[lname].take(rows), t)
+        assert cast is not None
+        y, nulls = units_of(cast, t, tol.decimals)
+        values[column] = _Leaked(y, nulls, grid)
+        columns[lname] = column
+    return _Join(dataset_id, source, rows, source_rows, keys, columns, values)
 
 
-def _tolerable(
+def _window(tol: Tolerance, grid: int) -> float:
+    """How far (in units) a leaked tolerable value may lie from its original: mark, noise, rounding."""
+    return 2.0 * tol.units + grid
+
+
+def _find_tolerable(
     leaked: pa.Table,
     source: pa.Table,
     tolerances: list[Tolerance],
     leaked_rows: npt.NDArray[np.int64],
     source_rows: npt.NDArray[np.int64],
     taken: set[str],
-    columns: dict[str, str],
-) -> dict[str, npt.NDArray[np.int64]]:
-    """For each tolerable column: the leaked column's values (scaled) on the joined rows."""
-    out: dict[str, npt.NDArray[np.int64]] = {}
+) -> dict[str, tuple[str, int]]:
+    """For each tolerable column: the leaked column that holds it and that column's grid."""
+    out: dict[str, tuple[str, int]] = {}
     if len(leaked_rows) == 0:
         return out
     probe = np.arange(0, len(leaked_rows), max(1, len(leaked_rows) // 5000))
     for tol in tolerances:
         t = source.schema.field(tol.column).type
-        original, _ = scaled(source[tol.column].take(source_rows[probe]), t, tol.decimals)
-        best: tuple[float, str] | None = None
+        original, _ = units_of(source[tol.column].take(source_rows[probe]), t, tol.decimals)
+        best: tuple[float, str, int] | None = None
         for lname in leaked.column_names:
-            if lname in taken or lname in columns:
+            if lname in taken:
                 continue
             cast = _cast(leaked[lname].take(leaked_rows[probe]), t)
             if cast is None:
                 continue
-            got, nulls = scaled(cast, t, tol.decimals)
-            close = float(np.mean((np.abs(got - original) <= tol.units) & ~nulls))
+            got, nulls = units_of(cast, t, tol.decimals)
+            grid = grid_of(got[~nulls])
+            close = float(np.mean((np.abs(got - original) <= _window(tol, grid)) & ~nulls))
             if close >= MIN_CONTAINMENT and (best is None or close > best[0]):
-                best = (close, lname)
+                best = (close, lname, grid)
         if best is not None:
-            cast = _cast(leaked[best[1]].take(leaked_rows), t)
-            assert cast is not None
-            out[tol.column], _ = scaled(cast, t, tol.decimals)
-            columns[best[1]] = tol.column
+            out[tol.column] = (best[1], best[2])
             taken.add(best[1])
     return out
+
+
+def _disambiguate(
+    leaked: pa.Table,
+    source: pa.Table,
+    tolerances: list[Tolerance],
+    found: dict[str, tuple[str, int]],
+    order: npt.NDArray[np.int64],
+    lo: npt.NDArray[np.int64],
+    count: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Leaked rows that fit several source rows, each joined to the one closest in tolerable values.
+
+    Joined only when exactly one candidate is closest and within the window of every column.
+    """
+    rows = np.flatnonzero((count > 1) & (count <= MAX_AMBIGUOUS)).astype(np.int64)
+    if len(rows) == 0:
+        return rows, rows
+    n = count[rows]
+    group = np.repeat(np.arange(len(rows)), n)
+    offset = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+    candidate = order[np.repeat(lo[rows], n) + offset]
+    distance = np.zeros(len(candidate))
+    for column, (lname, grid) in found.items():
+        tol = next(x for x in tolerances if x.column == column)
+        t = source.schema.field(column).type
+        cast = _cast(leaked[lname].take(rows), t)
+        assert cast is not None
+        y, y_nulls = units_of(cast, t, tol.decimals)
+        v, v_nulls = units_of(source[column].take(candidate), t, tol.decimals)
+        d = np.abs(y[group] - v) / _window(tol, grid)
+        distance += np.where(y_nulls[group] | v_nulls, 1.0, np.minimum(d, 2.0))
+    ranked = np.lexsort((distance, group))
+    first = np.cumsum(n) - n
+    best, best_d = candidate[ranked[first]], distance[ranked[first]]
+    second_d = distance[ranked[first + 1]]
+    ok = (best_d < second_d) & (best_d <= len(found))
+    return rows[ok], best[ok]

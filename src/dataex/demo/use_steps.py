@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from dataex.catalog.datasets import Dataset
 from dataex.catalog.metadata import describe
 from dataex.compute import jobs
-from dataex.contracts import lifecycle, offers
+from dataex.contracts import budget, lifecycle, offers
 from dataex.delivery.extracts import extract
 from dataex.delivery.tolerances import set_tolerances
 from dataex.delivery.trace import trace
@@ -47,6 +47,12 @@ DP_SQL: Final = (
     f"FROM {DP_TABLE} WHERE age >= 60 GROUP BY diagnosis"
 )
 DP_EPSILON: Final = 0.5
+PSI_EPSILON: Final = 0.5
+PSI_TOLERANCE: Final = 60
+"""|noisy − true| bound of the PSI DP count (discrete Laplace, scale 1/ε = 2: passed w.p. < 1e-12)."""
+EPSILON_CAP: Final = 5.0
+"""The visits' lifetime ε account: all consumers together, over every contract and derived release."""
+EPSILON_CAP_PER_PARTY: Final = 2.0
 INSURER_DEPOSIT: Final = 1_000_000  # fen: ¥10,000
 LAB_DEPOSIT: Final = 200_000  # fen: ¥2,000
 LEAK_SHARE: Final = 0.05
@@ -87,9 +93,17 @@ def dp_query(ex: Exchange, say: Echo, cast: Cast, *, visits: Dataset, contract_i
         unit="patient_id",
         max_contributions=3,
         bounds={"cost": (0.0, 20_000.0), "age": (0.0, 120.0)},
-        domains={"diagnosis": sorted(DIAGNOSES)},
+        domains={"diagnosis": sorted(DIAGNOSES), "sex": ["女", "男"]},  # public keys (DP training uses sex)
+    )
+    budget.set_account(
+        ex,
+        visits.id,
+        actor=cast.hospital,
+        epsilon_cap=EPSILON_CAP,
+        epsilon_cap_per_party=EPSILON_CAP_PER_PARTY,
     )
     answer = query(ex, contract_id, DP_SQL, epsilon=DP_EPSILON, actor=cast.insurer)
+    account = budget.get_account(ex, visits.id, viewer=cast.hospital)
     ranked = sorted(zip(answer.rows, answer.intervals, strict=True), key=lambda ri: -float(ri[0]["n"] or 0))
     top = [
         {
@@ -113,6 +127,11 @@ def dp_query(ex: Exchange, say: Echo, cast: Cast, *, visits: Dataset, contract_i
             f"avg cost ¥{t['avg_cost']:,.0f} {_interval(t['avg_cost_interval'], 0)}"
         )
     say(
+        f"              privacy account of the visits (`dataex privacy show`): ε {account.epsilon_spent:g}"
+        f" of {account.epsilon_cap:g} spent by all consumers together, at most {EPSILON_CAP_PER_PARTY:g}"
+        " per party across all its contracts — more contracts do not multiply ε"
+    )
+    say(
         f"              market: operator deposits {yuan(INSURER_DEPOSIT)} for the insurer, which settles "
         f"{len(paid['settled_orders'])} due L1 order; insurer wallet now {yuan(wallet['balances']['wallet'])}"
     )
@@ -124,6 +143,7 @@ def dp_query(ex: Exchange, say: Echo, cast: Cast, *, visits: Dataset, contract_i
             "epsilon_remaining": answer.epsilon_remaining,
             "settled_orders": paid["settled_orders"],
             "insurer_wallet_fen": wallet["balances"]["wallet"],
+            "account": account.to_dict(),
         }
     }
 
@@ -225,20 +245,28 @@ def _leak_rows(n: int) -> list[int]:
 def psi_count(
     ex: Exchange, say: Echo, cast: Cast, *, contract_id: str, holders: Path, visits: pa.Table
 ) -> dict[str, Any]:
-    """How many of the insurer's policy holders visited the hospital, learning nothing else."""
+    """How many of the insurer's policy holders visited the hospital, as a DP count (L1: no exact
+    intersection size is released), learning nothing else."""
     result = run_psi(
-        LocalTransport(ex, cast.insurer), contract_id, input=holders, column="id_no", reveal="count"
+        LocalTransport(ex, cast.insurer),
+        contract_id,
+        input=holders,
+        column="id_no",
+        reveal="count",
+        epsilon=PSI_EPSILON,
     )
     mine = set(pq.read_table(holders, columns=["id_no"]).column("id_no").to_pylist())
     theirs = set(visits.column("id_no").to_pylist())
     truth = len(mine & theirs)
     say(
-        f"[bold]18. PSI[/] count mode under {contract_id}: {result.consumer_items:,} policy holders × "
-        f"{result.provider_items:,} patients → {result.count:,} in common (true overlap {truth:,})"
+        f"[bold]18. PSI[/] DP count under {contract_id} (ε {PSI_EPSILON}): {result.consumer_items:,} policy "
+        f"holders × ~{result.provider_items:,} patients → ≈{result.count or 0:,} in common "
+        f"(true overlap {truth:,})"
     )
     return {
         "psi": {
             "count": result.count,
+            "epsilon": PSI_EPSILON,
             "true_overlap": truth,
             "consumer_items": result.consumer_items,
             "provider_items": result.provider_items,
@@ -267,10 +295,16 @@ def compute_to_data(ex: Exchange, say: Echo, cast: Cast, *, visits: Dataset) -> 
     job = jobs.run_job(ex, queued.id)
     onnx = job.outputs.get("model.onnx", {}).get("sha256")
     accuracy = job.metrics.get("accuracy")
+    account = budget.get_account(ex, visits.id, viewer=cast.hospital)
     say(
         f"[bold]19. compute[/] AI lab's L2 {contract.id}: job {job.id} {job.state} — DP logistic regression "
         f"(ε 1.0) predicting insured from age, sex, cost: accuracy {accuracy or 0:.3f}; "
         f"model.onnx sha256:{(onnx or '-')[:16]}…"
+    )
+    spent_by = ", ".join(f"{p['party_id']} {p['epsilon_spent']:g}" for p in account.parties)
+    say(
+        f"              the visits' privacy account now: ε {account.epsilon_spent:g} of"
+        f" {account.epsilon_cap:g} spent ({spent_by}); each DP query, PSI-then-DP and DP training draws on it"
     )
     return {
         "compute": {
@@ -281,6 +315,7 @@ def compute_to_data(ex: Exchange, say: Echo, cast: Cast, *, visits: Dataset) -> 
             "metrics": job.metrics,
             "onnx_sha256": onnx,
             "outputs": sorted(job.outputs),
+            "account": account.to_dict(),
         }
     }
 

@@ -52,11 +52,19 @@ class SparkEngine:
     dialect = "spark"
 
     def __init__(self, *, master: str = "local[2]") -> None:
+        import importlib.util
+
+        # checked here, before a DP query is charged: after the charge every failure reads alike
+        if importlib.util.find_spec("pyspark") is None:  # pragma: no cover - depends on the installation
+            raise DataexError("the Spark engine needs pyspark: pip install 'pyspark>=4,<5' (and Java 17)")
         self.master = master
 
     def execute(self, sql: str, tables: Mapping[str, str]) -> pa.Table:
         spark = spark_session(self.master)
         with _lock:  # temp views are per session: one query at a time binds its names
+            # ANSI mode (Spark 4's default) raises on x / 0 and overflow, i.e. depending on the data;
+            # without it they give NULL (or wrap): set per query, whoever configured the session.
+            spark.conf.set("spark.sql.ansi.enabled", "false")
             for name, path in tables.items():
                 spark.read.parquet(str(path)).createOrReplaceTempView(name)
             try:

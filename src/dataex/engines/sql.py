@@ -21,3 +21,20 @@ def quote_ident(name: str) -> str:
 def quote_literal(text: str | PathLike[str]) -> str:
     """A SQL string literal, single-quoted: ``it's`` → ``'it''s'``; a path is quoted as its text."""
     return "'" + str(text).replace("'", "''") + "'"
+
+
+INTEGER_TYPES = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "UHUGEINT",
+)
+"""DuckDB's integer type names (a column type starts with one of them)."""
+FRACTIONAL_TYPES = ("FLOAT", "DOUBLE", "REAL", "DECIMAL", "NUMERIC")
+"""DuckDB's other numeric type names (``DECIMAL(18,3)`` starts with ``DECIMAL``)."""

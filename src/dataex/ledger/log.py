@@ -12,13 +12,18 @@ keeps the compact range (the perfect-subtree hashes of the tree so far), so appe
 cost O(log n); proofs read the stored leaf hashes. ``append_many`` appends several entries in order
 under one lock, with one insert and one head update (what a batch of charges uses); ``append`` is
 ``append_many`` of one entry. Neither signs anything: the caller signs one checkpoint per
-transaction. ``refusal`` records a refused request (``*.refused``) in a transaction of its own.
+transaction. ``refusal`` records a refused request (``*.refused``) in a transaction of its own;
+what it records is ``bounded`` first (strings cut to ``MAX_LOGGED_CHARS``, lists to
+``MAX_LOGGED_ITEMS``, nesting to ``MAX_LOGGED_DEPTH``; an entry never exceeds ``MAX_REFUSAL_BYTES``),
+so nothing an outsider sends can make a refusal entry larger than a few KB (docs/security.md).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import secrets
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -28,12 +33,20 @@ from typing import Any, Final, cast
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from dataex.db.models import CheckpointRow, LogEntryRow, LogHeadRow
+from dataex.db.models import CheckpointRow, LogEntryRow, LogHeadRow, LogOpeningRow
 from dataex.errors import DataexError, InvalidInput, LogEntryNotFound
 from dataex.identity.keys import NodeKey
 from dataex.ledger import merkle, note
 
 ENTRY_VERSION = 1
+COMMIT: Final = "$commit"
+COMMIT_DOMAIN: Final = b"dataex-commit-v1\x00"
+Sealer = Callable[[Session, str, dict[str, Any]], tuple[dict[str, Any], list[str]] | None]
+"""Given ``(session, event, data)``, the fields of ``data`` to seal and their audience, or None."""
+MAX_LOGGED_CHARS: Final = 256  # one echoed string in a refusal or a denial's context
+MAX_LOGGED_ITEMS: Final = 16  # items of one echoed list or keys of one echoed object
+MAX_LOGGED_DEPTH: Final = 4
+MAX_REFUSAL_BYTES: Final = 4096  # a whole refusal entry, canonical JSON
 _ENTRIES: Final = cast(Table, LogEntryRow.__table__)  # Core inserts: no ORM work per entry
 
 
@@ -47,6 +60,41 @@ def utc_now() -> datetime:
 
 def iso(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def truncate(text: str, limit: int = MAX_LOGGED_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, marked with how many were dropped."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}…[+{len(text) - limit} chars]"
+
+
+def bounded(value: Any, depth: int = 0) -> Any:
+    """``value`` with every string truncated, lists and objects cut to ``MAX_LOGGED_ITEMS``, nesting
+    to ``MAX_LOGGED_DEPTH``: what a refusal or a denial echoes of a request."""
+    if isinstance(value, str):
+        return truncate(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if depth >= MAX_LOGGED_DEPTH:
+        return truncate(repr(value), 64)
+    if isinstance(value, dict):
+        items = list(value.items())
+        out = {truncate(str(k), 64): bounded(v, depth + 1) for k, v in items[:MAX_LOGGED_ITEMS]}
+        if len(items) > MAX_LOGGED_ITEMS:
+            out["…"] = f"+{len(items) - MAX_LOGGED_ITEMS} keys"
+        return out
+    if isinstance(value, list | tuple):
+        seq = [bounded(v, depth + 1) for v in value[:MAX_LOGGED_ITEMS]]
+        if len(value) > MAX_LOGGED_ITEMS:
+            seq.append(f"…+{len(value) - MAX_LOGGED_ITEMS} items")
+        return seq
+    return truncate(str(value))
+
+
+def commitment(salt: bytes, value: Any) -> str:
+    """``SHA-256("dataex-commit-v1" || 0x00 || salt || canonical_json(value))``, hex (docs/log.md)."""
+    return hashlib.sha256(COMMIT_DOMAIN + salt + canonical_json(value)).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -65,9 +113,14 @@ class Entry:
 class TransparencyLog:
     """Append, checkpoint and prove; every method works inside a session the caller owns."""
 
-    def __init__(self, key: NodeKey, origin: str) -> None:
+    sealer: Sealer | None = None
+
+    def __init__(self, key: NodeKey, origin: str, sealer: Sealer | None = None) -> None:
         self.key = key
         self.origin = origin
+        self.sealer = sealer
+        """Decides which fields of an entry are private facts (``dataex.ledger.seal``): they are
+        appended as commitments, and their openings stored in the same transaction."""
 
     # -- writing -------------------------------------------------------------------------------
     @staticmethod
@@ -86,8 +139,24 @@ class TransparencyLog:
         head = self.lock(session)
         frontier = merkle.Frontier.from_json(head.size, head.frontier)
         entries: list[Entry] = []
+        openings: list[dict[str, Any]] = []
         for event, data, actor in items:
             index = frontier.size
+            private = self.sealer(session, event, data) if self.sealer is not None else None
+            if private:
+                fields, audience = private
+                salts = {name: secrets.token_bytes(32) for name in fields}
+                data = {**data, **{name: {COMMIT: commitment(salts[name], v)} for name, v in fields.items()}}
+                openings += [
+                    {
+                        "idx": index,
+                        "field": name,
+                        "salt": salts[name],
+                        "value": {"v": v},
+                        "audience": audience,
+                    }
+                    for name, v in fields.items()
+                ]
             raw = canonical_json(
                 {
                     "v": ENTRY_VERSION,
@@ -105,6 +174,8 @@ class TransparencyLog:
             insert(_ENTRIES),
             [{"idx": e.index, "event": e.event, "entry": e.raw, "leaf_hash": e.leaf_hash} for e in entries],
         )
+        if openings:
+            session.execute(insert(cast(Table, LogOpeningRow.__table__)), openings)
         head.size = frontier.size
         head.frontier = frontier.to_json()
         session.flush()
@@ -121,9 +192,14 @@ class TransparencyLog:
     ) -> Entry:
         """Records a refused request as ``event`` with ``data`` plus the error's ``code`` and ``reason``
         (its message), and signs a checkpoint, in a transaction of its own (``transaction``, e.g.
-        ``node.transaction``): the request changed nothing else, and its own work was rolled back."""
+        ``node.transaction``): the request changed nothing else, and its own work was rolled back.
+        What is recorded is ``bounded``; should it still exceed ``MAX_REFUSAL_BYTES``, only the code,
+        the reason (cut to 1,024 characters) and ``"truncated": true`` are kept."""
+        body = {**bounded(data), "code": error.code, "reason": truncate(error.message, 1024)}
+        if len(canonical_json(body)) > MAX_REFUSAL_BYTES - 512:  # room for v, index, event, actor, time
+            body = {"code": error.code, "reason": truncate(error.message, 1024), "truncated": True}
         with transaction() as s:
-            entry = self.append(s, event, {**data, "code": error.code, "reason": error.message}, actor=actor)
+            entry = self.append(s, event, body, actor=actor)
             self.checkpoint(s)
         return entry
 

@@ -28,13 +28,18 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 __all__ = [
+    "ALG_COSIGNATURE_V1",
     "ALG_ED25519",
     "MAX_SIGNATURES",
     "Checkpoint",
     "Signature",
     "add_signature",
+    "cosign_checkpoint",
+    "cosigner_key_id",
+    "cosigner_verifier_key",
     "key_id",
     "parse_checkpoint",
+    "parse_cosigner_key",
     "parse_note",
     "parse_signer_key",
     "parse_verifier_key",
@@ -43,11 +48,18 @@ __all__ = [
     "signer_key",
     "verifier_key",
     "verify_checkpoint",
+    "verify_cosignature",
     "verify_note",
 ]
 
 ALG_ED25519 = 0x01
 """Signature type identifier byte for Ed25519 (c2sp.org/signed-note)."""
+
+ALG_COSIGNATURE_V1 = 0x04
+"""Signature type identifier byte for Ed25519 ``cosignature/v1`` (c2sp.org/tlog-cosignature)."""
+
+_COSIGNATURE_HEADER = "cosignature/v1\n"
+_MAX_TIMESTAMP = (1 << 63) - 1
 
 MAX_SIGNATURES = 100
 """Maximum number of signature lines accepted in one note (same limit as Go)."""
@@ -350,3 +362,85 @@ def verify_checkpoint(note_text: str, key_name: str, public_key: PublicKeyLike) 
     """Parse ``note_text`` and return its checkpoint if this key signed it; else ``ValueError``."""
     text = verify_note(note_text, key_name, public_key)
     return _parse_checkpoint_body(text)
+
+
+# ----------------------------------------------------------------------- cosignatures
+
+
+def cosigner_key_id(key_name: str, public_key: PublicKeyLike) -> bytes:
+    """Return the 4-byte cosigner key id SHA-256(name || 0x0A || 0x04 || pubkey)[:4]."""
+    _check_key_name(key_name)
+    material = key_name.encode("utf-8") + b"\n" + bytes([ALG_COSIGNATURE_V1]) + _raw_public_key(public_key)
+    return hashlib.sha256(material).digest()[:4]
+
+
+def cosigner_verifier_key(key_name: str, public_key: PublicKeyLike) -> str:
+    """Return the cosigner's vkey ``<name>+<hex8 key id>+<base64(0x04 || pubkey)>``."""
+    raw = _raw_public_key(public_key)
+    return (
+        f"{key_name}+{cosigner_key_id(key_name, raw).hex()}+{_b64encode(bytes([ALG_COSIGNATURE_V1]) + raw)}"
+    )
+
+
+def parse_cosigner_key(vkey: str) -> tuple[str, Ed25519PublicKey]:
+    """Parse a ``cosignature/v1`` vkey (type byte 0x04) into (name, public key); ``ValueError`` if not."""
+    parts = vkey.split("+", 2)
+    if len(parts) != 3:
+        raise ValueError("cosigner key must have the form <name>+<hex key id>+<base64 key>")
+    name, id_hex, key64 = parts
+    _check_key_name(name)
+    if not _KEY_ID_RE.fullmatch(id_hex):
+        raise ValueError("cosigner key id must be 8 hex digits")
+    material = _b64decode(key64, "cosigner key")
+    if len(material) != 33 or material[0] != ALG_COSIGNATURE_V1:
+        raise ValueError("cosigner key is not a 0x04-prefixed 32-byte Ed25519 key")
+    public = Ed25519PublicKey.from_public_bytes(material[1:])
+    if cosigner_key_id(name, public) != bytes.fromhex(id_hex):
+        raise ValueError("cosigner key id does not match the key")
+    return name, public
+
+
+def _cosigned_message(body: str, timestamp: int) -> bytes:
+    return f"{_COSIGNATURE_HEADER}time {timestamp}\n{body}".encode()
+
+
+def cosign_checkpoint(note_text: str, key_name: str, private_key: Ed25519PrivateKey, timestamp: int) -> str:
+    """Return a ``cosignature/v1`` signature line (with its newline) over the note's checkpoint body.
+
+    The signature is ``key id || u64 big-endian timestamp || Ed25519(cosignature/v1\\ntime T\\n || body)``.
+    """
+    text, _ = parse_note(note_text)
+    _parse_checkpoint_body(text)
+    if not 0 <= timestamp <= _MAX_TIMESTAMP:
+        raise ValueError("cosignature timestamp out of range")
+    signed = private_key.sign(_cosigned_message(text, timestamp))
+    kid = cosigner_key_id(key_name, private_key.public_key())
+    return Signature(key_name, kid, timestamp.to_bytes(8, "big") + signed).line()
+
+
+def verify_cosignature(note_text: str, key_name: str, public_key: PublicKeyLike) -> int:
+    """Return the timestamp of this cosigner's valid cosignature on the note; ``ValueError`` if none.
+
+    Other signature lines are ignored; a line with this cosigner's name and key id that does not
+    verify makes the note invalid, as for :func:`verify_note`.
+    """
+    text, signatures = parse_note(note_text)
+    _parse_checkpoint_body(text)
+    public = _public_key_object(public_key)
+    kid = cosigner_key_id(key_name, public)
+    mine = [s for s in signatures if s.key_name == key_name and s.key_id == kid]
+    if not mine:
+        raise ValueError(f"note has no cosignature by {key_name}+{kid.hex()}")
+    stamps: list[int] = []
+    for sig in mine:
+        if len(sig.signature) != 8 + _ED25519_SIG_SIZE:
+            raise ValueError(f"invalid cosignature for key {key_name}+{kid.hex()}")
+        timestamp = int.from_bytes(sig.signature[:8], "big")
+        if timestamp > _MAX_TIMESTAMP:
+            raise ValueError(f"invalid cosignature timestamp for key {key_name}+{kid.hex()}")
+        try:
+            public.verify(sig.signature[8:], _cosigned_message(text, timestamp))
+        except InvalidSignature as exc:
+            raise ValueError(f"invalid cosignature for key {key_name}+{kid.hex()}") from exc
+        stamps.append(timestamp)
+    return max(stamps)

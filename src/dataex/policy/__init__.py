@@ -39,7 +39,11 @@ Rules (numbered; the first that matches decides; the rule's name is in the decis
                               tier covers the action (``tier.too_low``, ``contract.<state>``,
                               ``contract.none``, ``contract.not_yours``, ``contract.other_dataset``,
                               ``purpose.mismatch``, ``budget.no_epsilon``, ``budget.exhausted``,
-                              ``psi.members_needs_L3`` (PSI members mode below L3) deny;
+                              ``psi.exact_needs_L3`` (PSI members or exact count below L3:
+                              there a count is released only with DP noise, ``dp_count``),
+                              ``dataset.epsilon_cap`` (ε asked of a dataset whose lifetime ε
+                              account, or one of its sources', is spent in total or for this
+                              party: dataex.policy.accounts) deny;
                               ``contract.L<n>`` allows). Tiers are cumulative: dp_query and psi need
                               L1+, compute L2+, extract L3+, download L4. A contract past its expiry
                               is expired (and logged) the moment it is asked.
@@ -72,7 +76,8 @@ Rules (numbered; the first that matches decides; the rule's name is in the decis
                               operator); ``read_wallet``/``read_statement``: the party itself, the
                               operator and auditors.
 17. ``operator.only``         ``deposit``, ``set_fee``, ``manage_parties`` (add and list
-                              parties): the operator; ``verify_ledger``: the operator and
+                              parties), ``set_privacy_defaults`` (the node's default lifetime ε
+                              caps of datasets): the operator; ``verify_ledger``: the operator and
                               auditors.
 
 What is logged. Data actions: every decision, allowed or denied (``access.allowed`` /
@@ -117,7 +122,8 @@ from dataex.errors import (
     ProductNotFound,
 )
 from dataex.identity.parties import Party
-from dataex.ledger.log import utc_now
+from dataex.ledger.log import bounded, utc_now
+from dataex.policy.accounts import spent_account
 from dataex.policy.states import FINAL, NODE_ACTOR, transition
 
 if TYPE_CHECKING:
@@ -162,15 +168,18 @@ OBJECT_KIND: Final[dict[str, Kind]] = {
     **dict.fromkeys(  # rules 13, 15 and 17
         ("post_demand", "create_product", "deposit", "set_fee", "verify_ledger", "manage_parties"), "node"
     ),
+    "set_privacy_defaults": "node",  # rule 17
 }
 """Every action the policy decides, and the kind of object it acts on."""
 ACTIONS: Final[tuple[str, ...]] = tuple(OBJECT_KIND)
 MEMBERS_TIERS: Final = ("L3", "L4")
-"""PSI's members mode reveals who is in the data: a disclosure only L3/L4 contracts allow."""
+"""PSI's exact modes (members; an exact count, which over one item says whether a named person is
+in the data) are disclosures only L3/L4 contracts allow; below, a count is a DP release."""
+PSI_EXACT_MODES: Final = ("members", "count")
 MIN_TIER: Final[dict[str, str]] = {
     "dp_query": "L1",
     "compute": "L2",
-    "psi": "L1",  # count and PSI-then-DP; members mode needs MEMBERS_TIERS
+    "psi": "L1",  # DP count and PSI-then-DP; members and exact count need MEMBERS_TIERS
     "extract": "L3",
     "download": "L4",
 }
@@ -307,12 +316,12 @@ def record(decision: Decision, party: Party, context: dict[str, Any]) -> dict[st
     }
     kind = OBJECT_KIND[decision.action]
     if kind != "node":
-        body[f"{kind}_id"] = decision.object_id
+        body[f"{kind}_id"] = bounded(decision.object_id)  # ids come from the caller: bounded
     if decision.action in DATA_ACTIONS:
-        body |= {"contract_id": decision.contract_id, "tier": decision.tier}
-        body["context"] = {
-            k: v for k, v in context.items() if isinstance(v, str | int | float | bool) or v is None
-        }
+        body |= {"contract_id": bounded(decision.contract_id), "tier": decision.tier}
+        body["context"] = bounded(
+            {k: v for k, v in context.items() if isinstance(v, str | int | float | bool) or v is None}
+        )
     return body
 
 
@@ -505,11 +514,11 @@ def contract_allows(
         return deny(f"contract.{row.state}")
     if TIERS.index(row.tier) < TIERS.index(MIN_TIER[action]):
         return deny("tier.too_low")
-    if action == "psi" and context.get("mode") == "members" and row.tier not in MEMBERS_TIERS:
+    if action == "psi" and context.get("mode") in PSI_EXACT_MODES and row.tier not in MEMBERS_TIERS:
         return replace(
-            deny("psi.members_needs_L3"),
-            message=f"PSI members mode needs an L3 or L4 contract ({row.id} is {row.tier}): learning "
-            "that a named person is in the data is itself a disclosure; use count",
+            deny("psi.exact_needs_L3"),
+            message=f"PSI {context.get('mode')} mode needs an L3 or L4 contract ({row.id} is {row.tier}): "
+            "an exact answer says whether a named person is in the data; ask a DP count with --epsilon",
         )
     purpose = context.get("purpose")
     if purpose is not None and purpose != row.purpose:
@@ -523,6 +532,15 @@ def contract_allows(
         return deny("budget.exhausted")
     if action in ("extract", "download") and row.remaining_rows == 0:
         return deny("budget.exhausted")
+    if action == "dp_query" or context.get("epsilon"):
+        spent = spent_account(s, row.dataset_id, row.consumer_id)
+        if spent is not None:
+            whose = "your party's" if spent.spent_up() == "party" else "the"
+            return replace(
+                deny("dataset.epsilon_cap"),
+                message=f"{whose} lifetime ε cap on this dataset (or on data it derives from) is "
+                "reached: no more ε can be spent on it, under any contract",
+            )
     return Decision(True, f"contract.{row.tier}", contract_id=row.id, tier=row.tier)
 
 
@@ -714,6 +732,11 @@ _NODE_RULES: Final[dict[str, tuple[tuple[str, ...], str, str]]] = {
         "only the operator and auditors verify the whole ledger",
     ),
     "manage_parties": (("operator",), "operator.only", "only the node operator may do this"),
+    "set_privacy_defaults": (
+        ("operator",),
+        "operator.only",
+        "only the node operator sets the default lifetime ε caps of datasets",
+    ),
 }
 
 

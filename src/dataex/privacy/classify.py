@@ -78,7 +78,7 @@ def _fields_with_overrides(
 
 
 def _log_fields(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    keep = ("name", "type", "confidence", "category", "grade", "spans")
+    keep = ("name", "type", "confidence", "category", "grade", "spans", "share")
     return [{k: f[k] for k in keep if k in f} for f in fields]
 
 
@@ -215,5 +215,12 @@ def override(
 
 def _field_of(d: dict[str, Any]) -> FieldResult:
     return FieldResult(
-        d["name"], d["type"], d["confidence"], d["category"], d["grade"], d.get("spans"), d.get("note")
+        d["name"],
+        d["type"],
+        d["confidence"],
+        d["category"],
+        d["grade"],
+        d.get("spans"),
+        d.get("note"),
+        d.get("share"),
     )

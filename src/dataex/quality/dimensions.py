@@ -8,13 +8,14 @@ A (>= 90), B (>= 75), C (>= 60), else D.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from dataex.engines.sql import quote_ident
 from dataex.quality.formats import valid_sql
-from dataex.quality.profile import Profile
+from dataex.quality.profile import Profile, number_literal
 from dataex.quality.rules import Rule
 
 DIMENSIONS = ("normativity", "completeness", "accuracy", "consistency", "timeliness", "accessibility")
@@ -110,8 +111,13 @@ def checks(p: Profile, ctx: Context) -> dict[str, str]:
         q1, q3 = c.stats.get("q1"), c.stats.get("q3")
         if q1 is not None and q3 is not None and q3 > q1:
             lo, hi = q1 - IQR_FENCE * (q3 - q1), q3 + IQR_FENCE * (q3 - q1)
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                continue
             q = quote_ident(c.name)
-            out[f"out:{c.name}"] = f"count(*) FILTER (WHERE {q} < {lo!r} OR {q} > {hi!r})"
+            out[f"out:{c.name}"] = (
+                f"count(*) FILTER (WHERE {q}::DOUBLE < {number_literal(lo)} "
+                f"OR {q}::DOUBLE > {number_literal(hi)})"
+            )
     keys = _key_columns(p)
     rest = [c.name for c in p.columns if c.name not in keys]
     if keys and len(rest) >= 3:

@@ -22,6 +22,7 @@ passed through as text. Any error names the rule and its line in the file.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -175,7 +176,13 @@ def _predicate(kind: str, arg: Any, col: str, typ: str, name: str, line: int) ->
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A finite number (YAML's ``.nan`` and ``.inf`` are not bounds: they would reach SQL as text)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int too large for a double
+        return False
 
 
 def _valid_predicate(arg: Any, q: str, name: str, line: int) -> str:

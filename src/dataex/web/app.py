@@ -21,6 +21,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import cookie_parser
 
 from dataex.errors import DataexError
 from dataex.exchange import Exchange
@@ -41,6 +42,19 @@ def mount_web(app: FastAPI, ex: Exchange) -> None:
     for module in (pages, catalog, provider, consumer, auditor):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    signer: session.Signer = app.state.web_signer
+
+    def signed_in_session(ex: Exchange, scope: Any) -> bool:
+        """The edge's credential check for the console: a large body needs an open signed-in session."""
+        for name, value in scope.get("headers", ()):
+            if name == b"cookie":
+                cookie = cookie_parser(value.decode("latin-1")).get(session.COOKIE)
+                return session.signed_in_cookie(ex, signer, cookie)
+        return False
+
+    checks = getattr(app.state, "edge_checks", None)
+    if isinstance(checks, list):
+        checks.append(signed_in_session)
     api_handler = app.exception_handlers.get(DataexError)
     api_http = app.exception_handlers.get(StarletteHTTPException)
     api_invalid = app.exception_handlers.get(RequestValidationError)

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from dataex.catalog import datasets
 from dataex.catalog import upload as uploads
 from dataex.catalog.metadata import RAI_TERMS, describe, get_metadata
-from dataex.contracts import lifecycle
+from dataex.contracts import budget, lifecycle
 from dataex.contracts.offers import create_offer, list_offers
 from dataex.exchange import Exchange
 from dataex.identity.parties import Party
@@ -34,8 +34,10 @@ RAI_FORM = ("data_collection", "use_cases", "limitations", "biases", "personal_s
 @router.get("/provider")
 def provider(request: Request, ex: ExchangeDep, party: Provider) -> Response:
     contracts = [c for c in lifecycle.list_contracts(ex, actor=party) if c.provider_id == party.id]
+    mine = ex.list_datasets(owner=party.id)
     context = {
-        "datasets": ex.list_datasets(owner=party.id),
+        "datasets": mine,
+        "accounts": {d.id: budget.get_account(ex, d.id, viewer=party) for d in mine},
         "offers": list_offers(ex, viewer=party, provider_id=party.id),
         "inbox": [c for c in contracts if c.state == "requested"],
         "decided": [c for c in contracts if c.state != "requested"],

@@ -52,7 +52,9 @@ def test_verifier_and_pycanon_agree(name: str, tmp_path: Path) -> None:
         assert s["l_distinct"] == theirs["l"] == out.achieved["salary-class"]["l_distinct"]
         assert int(s["l_entropy"] + 1e-9) == theirs["l_entropy"]
         assert s["t"] == pytest.approx(theirs["t"], abs=1e-9)
-        assert s["t"] == pytest.approx(out.achieved["salary-class"]["t"], abs=1e-9)
+        # the verifier measures t against the file's own distribution; the anonymizer reports it
+        # against the input's (t_reference "input", docs/anonymize.md), so the two may differ
+        assert out.achieved["salary-class"]["t_reference"] == "input"
         if spec.l_variant == "recursive":
             assert s["recursive_c"] < spec.c
         if spec.l:

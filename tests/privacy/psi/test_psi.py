@@ -18,6 +18,7 @@ from dataex.errors import (
     EmptyFile,
     InvalidIdentifiers,
     InvalidPsiMessage,
+    TooFewIdentifiers,
     UnknownColumn,
 )
 from dataex.privacy.psi import protocol
@@ -67,22 +68,24 @@ def test_members_and_count_equal_the_plain_intersection(
     assert log_events(mk.ex).count("psi.session") == 3
 
 
-def test_members_need_l3_and_count_runs_under_l2(
-    mk: Market, files: tuple[Path, Path, pa.Table, pa.Table]
+@pytest.mark.parametrize("tier", ["L1", "L2"])
+def test_exact_modes_need_l3_and_a_count_below_is_dp(
+    mk: Market, files: tuple[Path, Path, pa.Table, pa.Table], tier: str
 ) -> None:
-    contract = mk.contract("L2")
-    local = LocalTransport(mk.ex, mk.insurer.party)
-    with pytest.raises(AccessDenied) as denied:
-        run(local, contract.id, input=files[1], column="id_no", reveal="members")
-    assert denied.value.rule == "psi.members_needs_L3"
-    assert log_events(mk.ex)[-1] == "access.denied"  # the policy's rule, logged by the policy
-    assert run(local, contract.id, input=files[1], column="id_no", reveal="count").count == 60
+    from dataex.privacy.dp.mechanisms import exact_mode
 
-
-def test_count_runs_under_l1(mk: Market, files: tuple[Path, Path, pa.Table, pa.Table]) -> None:
-    contract = mk.contract("L1")
+    contract = mk.contract(tier, epsilon=1.0)
     local = LocalTransport(mk.ex, mk.insurer.party)
-    assert run(local, contract.id, input=files[1], column="id_no", reveal="count").count == 60
+    for mode in ("members", "count"):
+        with pytest.raises(AccessDenied) as denied:
+            run(local, contract.id, input=files[1], column="id_no", reveal=mode)
+        assert denied.value.rule == "psi.exact_needs_L3"
+        assert log_events(mk.ex)[-1] == "access.denied"  # the policy's rule, logged by the policy
+    with exact_mode():  # the noise switched off, to check the count under it
+        dp = run(local, contract.id, input=files[1], column="id_no", reveal="count", epsilon=0.5)
+    assert (dp.mode, dp.count, dp.members) == ("dp_count", 60, None)
+    assert dp.answer is not None and dp.answer["epsilon_charged"] == 0.5
+    assert log_events(mk.ex).count("psi.session") == 1
 
 
 def test_psi_then_dp_runs_under_l1(mk: Market, files: tuple[Path, Path, pa.Table, pa.Table]) -> None:
@@ -139,16 +142,18 @@ def test_the_node_keeps_no_consumer_identifier(
     assert not [x for x in only_consumer if x in blob]
 
 
-def test_prepared_set_key_is_private_and_rotates(
+def test_the_prepared_list_is_private_keeps_no_key_and_rotates(
     mk: Market, files: tuple[Path, Path, pa.Table, pa.Table]
 ) -> None:
-    contract = mk.contract("L2")
+    contract = mk.contract("L3", max_rows=1000)
     local = LocalTransport(mk.ex, mk.insurer.party)
-    run(local, contract.id, input=files[1], column="id_no", reveal="count")
+    first_run = run(local, contract.id, input=files[1], column="id_no", reveal="count")
     with mk.ex.session() as s:
         first = s.scalars(select(PsiPreparedSetRow)).one()
-    key = mk.node.home / first.key_file
-    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    listed = mk.node.home / first.setup_file
+    assert first.key_file == "" and stat.S_IMODE(listed.stat().st_mode) == 0o600
+    assert first.items == 160 and first_run.provider_items == 200  # exact for the owner, rounded out
+    assert not [p for p in mk.node.home.rglob("*.key") if "psi" in p.parts]  # no PSI key is ever stored
     run(local, contract.id, input=files[1], column="id_no", reveal="count")  # reused, not rebuilt
     assert log_events(mk.ex).count("psi.set.prepared") == 1
     with mk.ex.transaction() as s:  # the dataset's file changed (e.g. a consent withdrawal rewrote it)
@@ -156,14 +161,14 @@ def test_prepared_set_key_is_private_and_rotates(
     assert run(local, contract.id, input=files[1], column="id_no", reveal="count").count == 60
     with mk.ex.session() as s:
         second = s.scalars(select(PsiPreparedSetRow)).one()
-    assert second.key_file != first.key_file and not key.exists()
-    assert (mk.node.home / second.key_file).read_bytes() != b""
+    assert second.setup_file != first.setup_file and not listed.exists()
+    assert len((mk.node.home / second.setup_file).read_bytes().split(b"\n")) == 160
 
 
 def test_bad_inputs_are_refused_and_not_charged(
     mk: Market, files: tuple[Path, Path, pa.Table, pa.Table], tmp_path: Path
 ) -> None:
-    contract = mk.contract("L2", max_queries=10)
+    contract = mk.contract("L3", max_rows=1000)
     local = LocalTransport(mk.ex, mk.insurer.party)
     with pytest.raises(UnknownColumn):
         run(local, contract.id, input=files[1], column="nope", reveal="count")
@@ -175,7 +180,7 @@ def test_bad_inputs_are_refused_and_not_charged(
         run(local, contract.id, input=files[1], column="mobile", id_type="cn_resident_id", reveal="count")
     assert wrong.value.invalid_share == 1.0 and wrong.value.total == 150
     client = protocol.Client(reveal=False)
-    request = client.request(["cn_resident_id:110101199003074518"])
+    request = client.request([f"cn_resident_id:11010119900307451{i}" for i in range(10)])
     import private_set_intersection.python as psi
 
     message = psi.Request()
@@ -190,11 +195,17 @@ def test_bad_inputs_are_refused_and_not_charged(
         LocalTransport(mk.ex, mk.insurer.party).session(
             contract.id, {"mode": "count", "id_type": "cn_resident_id", "request": b64(b"\xff\x00garbage")}
         )
+    with pytest.raises(TooFewIdentifiers) as few:  # nine items: under the minimum set size
+        run_session(
+            mk.ex, mk.insurer.party, contract.id, request=client.request(["a:1"] * 9), mode="count",
+            id_type="cn_resident_id",
+        )  # fmt: skip
+    assert (few.value.items, few.value.minimum) == (9, 10)
     events = log_events(mk.ex)
-    assert events.count("psi.refused") == 2 and events[-1] == "psi.refused"
+    assert events.count("psi.refused") == 3 and events[-1] == "psi.refused"
     with mk.ex.session() as s:
         row = s.get(ContractRow, contract.id)
-        assert row is not None and row.remaining_queries == 10
+        assert row is not None and (row.remaining_queries, row.remaining_rows) == (None, 1000)
     assert "budget.charged" not in log_events(mk.ex)
 
 
@@ -247,7 +258,7 @@ def test_the_owner_prepares_a_set_ahead_and_sessions_reuse_it(
     again = prepare(mk.ex, mk.dataset_id, column="id_no", id_type="cn_resident_id", actor=mk.hospital.party)
     assert done.built and not again.built and again.setup_sha256 == done.setup_sha256
     assert done.items == len({str(x) for x in files[2].column("id_no").to_pylist()})
-    contract = mk.contract("L2")
+    contract = mk.contract("L3", max_rows=1000)
     result = run(LocalTransport(mk.ex, mk.insurer.party), contract.id, input=files[1], column="id_no")
     assert result.count == len(plain(files[2], files[3]))
     assert log_events(mk.ex).count("psi.set.prepared") == 1  # the session used the prepared set

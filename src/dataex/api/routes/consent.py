@@ -15,7 +15,7 @@ router = APIRouter(tags=["consent"])
 
 class WithdrawalIn(BaseModel):
     subject_key: str = Field(min_length=1, max_length=500)
-    column: str | None = None
+    column: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class WithdrawalOut(BaseModel):
@@ -26,6 +26,7 @@ class WithdrawalOut(BaseModel):
     datasets: list[str]
     notices: int
     created: bool
+    unreached: list[str]
 
 
 class NoticeOut(BaseModel):
@@ -40,7 +41,7 @@ class NoticeOut(BaseModel):
 @router.post("/datasets/{dataset_id}/consent-withdrawals", response_model=WithdrawalOut, status_code=201)
 def withdraw(dataset_id: str, body: WithdrawalIn, ex: ExchangeDep, party: CurrentParty) -> dict[str, Any]:
     w = withdraw_consent(ex, dataset_id, body.subject_key, column=body.column, actor=party)
-    return {**w.__dict__}
+    return {**w.__dict__}  # ``unreached``: derived datasets the withdrawal cannot reach
 
 
 @router.get("/notices", response_model=list[NoticeOut])

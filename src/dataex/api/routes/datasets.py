@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, UploadFile
 
@@ -49,6 +49,7 @@ def register(
     rights: Annotated[str, Form()] = "holding,processing_use,product_operation",
     derived_from: Annotated[str | None, Form()] = None,
     owner: Annotated[str | None, Form()] = None,
+    visibility: Annotated[Literal["public", "private"], Form()] = "public",
 ) -> dict[str, Any]:
     """Registers the uploaded file (the service the web console's upload calls), then analyzes it."""
     done = register_upload(
@@ -61,6 +62,7 @@ def register(
         rights=parse_rights(rights),
         derived_from=derived_from,
         owner=owner,
+        visibility=visibility,
     )
     d = done.dataset
     return {

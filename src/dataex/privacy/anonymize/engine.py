@@ -21,7 +21,7 @@ from dataex.errors import AnonymizationInfeasible, InvalidInput
 from dataex.privacy.anonymize import hierarchies as hier
 from dataex.privacy.anonymize import lattice, mondrian, risk, utility
 from dataex.privacy.anonymize.hierarchies import Encoded, Hierarchy
-from dataex.privacy.anonymize.models import IntArray, LVariant, Models, Sensitive, check_classes
+from dataex.privacy.anonymize.models import IntArray, LVariant, Models, Sensitive, check_classes, overall
 
 Algorithm = Literal["optimal", "mondrian"]
 ALGORITHMS = ("optimal", "mondrian")
@@ -68,6 +68,8 @@ class Outcome:
     utility: dict[str, Any]
     hierarchies: dict[str, dict[str, str]]
     search: dict[str, Any]
+    rows: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """The input rows released, in order: row ``i`` of ``table`` is input row ``rows[i]``."""
 
 
 def validate(spec: Spec, table: pa.Table) -> None:
@@ -172,7 +174,7 @@ def anonymize_table(table: pa.Table, spec: Spec) -> Outcome:
     population = np.bincount(classes)
     released = np.bincount(classes[kept], minlength=len(population))
     after = risk.measure(released, population)
-    achieved = _achieved(classes[kept], sensitive, kept)
+    achieved = _achieved(classes[kept], sensitive, kept, n)
     util = utility.summary(
         sizes=released, suppressed=suppressed, rows=n, k=spec.k, entropy=entropy, loss=loss
     )
@@ -191,7 +193,16 @@ def anonymize_table(table: pa.Table, spec: Spec) -> Outcome:
     info["seconds"] = round(time.perf_counter() - started, 3)
     digests = {c: {"sha256": h.digest(), "kind": h.kind} for c, h in {**hs, **sens_h}.items()}
     return Outcome(
-        out, spec, levels, suppressed, achieved, {"before": before, "after": after}, util, digests, info
+        out,
+        spec,
+        levels,
+        suppressed,
+        achieved,
+        {"before": before, "after": after},
+        util,
+        digests,
+        info,
+        np.flatnonzero(kept).astype(np.int64),
     )
 
 
@@ -278,8 +289,11 @@ def _mondrian(
     return gen, np.stack(loss, axis=1), info
 
 
-def _achieved(classes: IntArray, sensitive: list[Sensitive], kept: npt.NDArray[np.bool_]) -> dict[str, Any]:
-    """k, l and t of the released records (t against the released distribution, as a verifier sees it)."""
+def _achieved(
+    classes: IntArray, sensitive: list[Sensitive], kept: npt.NDArray[np.bool_], rows: int
+) -> dict[str, Any]:
+    """k, l and t of the released records; t against the **input's** distribution (all ``rows``
+    records, suppressed ones included), the reference the search and t-closeness define."""
     if len(classes) == 0:
         return {"k": 0}
     compact, n = pd.factorize(classes)
@@ -287,11 +301,13 @@ def _achieved(classes: IntArray, sensitive: list[Sensitive], kept: npt.NDArray[n
     out: dict[str, Any] = {"k": int(np.bincount(compact).min())}
     for s in sensitive:
         sub = Sensitive(s.name, s.codes[kept], s.m, s.distance, s.rank, s.parents)
-        chk = check_classes(compact.astype(np.int64), len(n), ones, Models(t=1.0, l=1), [sub])
+        reference = [overall(s, np.ones(rows, dtype=np.int64))]
+        chk = check_classes(compact.astype(np.int64), len(n), ones, Models(t=1.0, l=1), [sub], reference)
         out[s.name] = {
             "l_distinct": int(chk.l_distinct.min()),
             "l_entropy": float(chk.l_entropy.min()),
             "t": float(chk.t.max()),
             "t_distance": s.distance,
+            "t_reference": "input",
         }
     return out

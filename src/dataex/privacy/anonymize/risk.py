@@ -12,6 +12,9 @@ generalized QI values match ``F_j`` records of the population the attacker links
 
 For each: the highest and the average risk per record, and the share of records whose risk
 exceeds ``threshold``. ``sample_uniqueness`` is the share of records alone in their class.
+``population`` labels what ``F_j`` counted: ``"source"`` (the source dataset's rows) or ``"sample"``
+(no population was given, so the data is its own population and journalist risk **is** prosecutor
+risk by construction, not a measurement of a wider population).
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ def measure(
     journalist = 1.0 / np.maximum(big_f, 1)
     return {
         "threshold": threshold,
+        "population": "sample" if population is None else "source",
         "records": n,
         "classes": len(f),
         "prosecutor": _summary(prosecutor, f, threshold),

@@ -1,12 +1,15 @@
 """The ``anonymize`` service: a dataset in, a registered derived dataset out, every step logged.
 
-``anonymize`` reads the dataset's canonical Parquet file, fills in defaults from its
+``anonymize`` reads the dataset's consented rows (its canonical Parquet file without the rows of
+subjects who withdrew consent, :func:`dataex.contracts.consent.consented_rows`), fills in defaults from its
 classification (quasi-identifiers: dates of birth, addresses, resident IDs and columns named like
 age/sex/postcode; sensitive: sensitive-personal fields; other direct identifiers dropped), runs
 :func:`~dataex.privacy.anonymize.engine.anonymize_table`, registers the release as the source
 owner's dataset with ``derived_from`` (its own digest, certificate and ``dataset.registered``
 entry; classification runs on it) and, in the same transaction, appends ``dataset.anonymized``
-(full spec, hierarchy SHA-256 digests, levels, achieved models, risk and utility); then records
+(full spec, hierarchy SHA-256 digests, levels, achieved models, risk and utility) and stores the
+release's hidden subject lineage (:func:`dataex.contracts.consent.release_lineage`), so later
+withdrawals on the source reach the release; then records
 the models in the derived dataset's Croissant RAI metadata (``dataset.described``). A release
 identical to one registered before is not registered twice: its ``dataset.anonymized`` entry is
 then appended on its own. ``check`` only measures.
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -29,6 +33,7 @@ from dataex import policy
 from dataex.catalog import registration
 from dataex.catalog.datasets import Dataset, get_dataset_row
 from dataex.catalog.metadata import describe
+from dataex.contracts import consent
 from dataex.errors import InvalidInput
 from dataex.privacy.anonymize import hierarchies as hier
 from dataex.privacy.anonymize import risk
@@ -129,11 +134,31 @@ def with_defaults(node: Node, dataset_id: str, spec: Spec, columns: list[str]) -
     return replace(spec, qi=qi, sensitive=sensitive, drop=drop)
 
 
-def _load(node: Node, dataset_id: str) -> tuple[pa.Table, Any]:
+SUBJECT_KEY_TYPES = (DIRECT_IDENTIFIERS - {"free_text_with_pii"}) | {"cn_resident_id"}
+
+
+def _subject_keys(node: Node, dataset_id: str) -> list[str]:
+    """Columns classified as keys of a person (names, phones, e-mails, IDs…): besides the subject
+    columns the consent service knows, the release's hidden lineage keeps one for each."""
+    found = find_classification(node, dataset_id)
+    return [f["name"] for f in (found.fields if found else []) if f.get("type") in SUBJECT_KEY_TYPES]
+
+
+def _load(node: Node, dataset_id: str) -> tuple[pa.Table, npt.NDArray[np.int64], Any]:
+    """The consented rows of the dataset, their row numbers in its stored file, its title and licence."""
     with node.session() as s:
         row = get_dataset_row(s, dataset_id)
-        path, title, license = node.store.url(row.file_sha256), row.title, row.license
-    return pq.read_table(path), (title, license)
+        title, license = row.title, row.license
+    path, rows = consent.consented_rows(node, dataset_id)
+    table = pq.read_table(path)
+    if consent.ROW_NUMBER in table.column_names:  # it would hide the row position lineage is kept by
+        raise InvalidInput(
+            f"dataset {dataset_id} has a column named {consent.ROW_NUMBER!r}, the name of the row "
+            "position consent withdrawals use: register it with that column renamed to anonymize it"
+        )
+    if rows is None:
+        return table, np.arange(table.num_rows, dtype=np.int64), (title, license)
+    return table.take(pa.array(rows)), rows, (title, license)
 
 
 def anonymize(
@@ -159,9 +184,12 @@ def anonymize(
             merged = replace(spec, hierarchies={**spec.hierarchies, **{c: str(p) for c, p in paths.items()}})
             return anonymize(node, dataset_id, merged, actor=actor, out=out)
     owner = _owner(node, dataset_id, actor)
-    table, (title, license) = _load(node, dataset_id)
+    table, source_rows, (title, license) = _load(node, dataset_id)
     spec = with_defaults(node, dataset_id, spec, table.column_names)
     outcome = anonymize_table(table, spec)
+    lineage = consent.release_lineage(
+        node, dataset_id, source_rows[outcome.rows], also=_subject_keys(node, dataset_id)
+    )
     if out is not None:
         write_output(outcome.table, out)
     actor_id = actor.id if actor is not None else "operator"
@@ -170,7 +198,12 @@ def anonymize(
     def record(s: Session, release_id: str) -> None:
         body = {"dataset_id": release_id, "source_id": dataset_id, "spec": spec.to_dict(), **summary(outcome)}
         body["spec"]["hierarchies"] = {c: Path(p).name for c, p in spec.hierarchies.items()}
+        body["subject_lineage"] = {
+            "columns": sorted({c for c, _ in lineage}),
+            "sha256": consent.lineage_digest(lineage),
+        }
         entries.append(node.log.append(s, "dataset.anonymized", _jsonable(body), actor=actor_id).index)
+        consent.store_lineage(s, release_id, lineage)
 
     with tempfile.TemporaryDirectory(dir=node.settings.staging_dir) as tmp:
         path = Path(tmp) / "anonymized.parquet"
@@ -235,7 +268,7 @@ def write_output(table: pa.Table, out: Path) -> None:
 def check(node: Node, dataset_id: str, spec: Spec, *, actor: Party | None) -> dict[str, Any]:
     """Measures the data as it is: achieved k, l, t and re-identification risk. Nothing changes."""
     _owner(node, dataset_id, actor)
-    table, _ = _load(node, dataset_id)
+    table, _, _ = _load(node, dataset_id)
     spec = with_defaults(node, dataset_id, spec, table.column_names)
     validate(replace(spec, k=spec.k or 2, l=None, t=None), table)
     qis = [

@@ -112,6 +112,18 @@ def threshold_counts(
     return out, threshold
 
 
+EXACT_LIMIT: Final = 2**62
+"""Exact aggregates are clamped into [-2⁶², 2⁶²] before noise, so that OpenDP's 64-bit integers
+never overflow whatever the data (clamping moves no two values further apart: same sensitivity)."""
+
+
+def clamp_exact(value: Any) -> int:
+    """An exact aggregate as an integer in [-EXACT_LIMIT, EXACT_LIMIT] (NULL, from no rows: 0)."""
+    if value is None:
+        return 0
+    return max(-EXACT_LIMIT, min(EXACT_LIMIT, int(value)))
+
+
 def half_width(scale: float) -> int:
     """Half-width of the central 95% interval of discrete Laplace noise with this scale (integers)."""
     return half_width_at(scale, CONFIDENCE)
@@ -135,7 +147,7 @@ def release(plan: Plan, table: pa.Table) -> Release:
     kept = list(range(n))
     if plan.threshold_measurement is not None:
         name = plan.threshold_measurement
-        counts = {json.dumps(_key(keys[i])): int(data[name][i]) for i in range(n)}
+        counts = {json.dumps(_key(keys[i])): clamp_exact(data[name][i]) for i in range(n)}
         m = plan.measurement(name)
         passed, threshold = threshold_counts(
             counts,
@@ -152,7 +164,7 @@ def release(plan: Plan, table: pa.Table) -> Release:
         if m.kind == "median":
             noisy[m.name] = [_median(m, data, i) for i in kept]
             continue
-        values = [int(data[m.name][i]) for i in kept]
+        values = [clamp_exact(data[m.name][i]) for i in kept]
         out = laplace_vector(values, sensitivity=m.sensitivity, epsilon=m.epsilon)
         noisy[m.name] = [v * m.step for v in out]
     rows: list[dict[str, Any]] = []
@@ -215,6 +227,7 @@ def _combine(
     return mean, [max(lo, min(corners)), min(hi, max(corners))]
 
 
+@cache  # a pure function of its two numbers, called once per released value
 def half_width_at(scale: float, confidence: float) -> int:
     """The smallest integer t with P(|X| > t) <= 1 - confidence for discrete Laplace X of this scale.
 

@@ -26,6 +26,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
+from dataex.config import MAX_SQL_CHARS
 from dataex.errors import QueryRefused
 
 READ_DIALECT: Final = "duckdb"
@@ -131,6 +132,8 @@ def parse(sql: str) -> ParsedQuery:
     """Parses ``sql`` or raises :class:`QueryRefused` naming the construct outside the grammar."""
     if not sql or not sql.strip():
         raise refuse("empty", "the query is empty; write one SELECT statement")
+    if len(sql) > MAX_SQL_CHARS:  # bounded before it is tokenized, parsed or logged
+        raise refuse("too_long", f"the query has {len(sql)} characters; at most {MAX_SQL_CHARS} are read")
     _check_tokens(sql)
     try:
         statements = [s for s in sqlglot.parse(sql, read=READ_DIALECT) if s is not None]

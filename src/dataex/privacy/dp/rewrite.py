@@ -2,8 +2,10 @@
 
 The SQL (written once in DuckDB's dialect, rendered for each engine by sqlglot) has three steps:
 
-1. ``filtered``: the WHERE predicate, keys restricted to their declared domains, each value clipped
-   to its bounds and, for sums, rounded to an integer grid (``step``);
+1. ``filtered``: the WHERE predicate as :func:`~dataex.privacy.dp.predicate.safe_predicate` renders
+   it (it cannot raise on any row), keys restricted to their declared domains, each value clipped
+   to its bounds and, for sums, rounded to an integer grid (``step``, coarse enough that no row's
+   grid value exceeds ``GRID_LIMIT``);
 2. ``bounded``: each privacy unit keeps at most ``k`` rows. DP queries on a dataset read its
    contribution-bounded copy (dataex.privacy.dp.bounding, built once per dataset version), so this
    step is empty for them (``prebounded``); over other inputs (PSI-then-DP's matched rows) it keeps
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Final, Literal
 
 import sqlglot
@@ -30,12 +33,15 @@ from sqlglot import exp
 
 from dataex.errors import PrivacySettingsMissing, QueryRefused, UnknownColumn
 from dataex.privacy.dp.parse import READ_DIALECT, Output, ParsedQuery
-from dataex.privacy.dp.settings import INTEGER_TYPES, NUMERIC_TYPES, ROW_UNIT, PrivacySettings
+from dataex.privacy.dp.predicate import safe_predicate
+from dataex.privacy.dp.settings import INTEGER_TYPES, ROW_UNIT, PrivacySettings
 
 VIEW: Final = "dx_data"
 MEDIAN_CANDIDATES: Final = 101
 GRID_RATIO: Final = 100_000
 """A sum's grid step is the largest power of ten at most (noise scale / GRID_RATIO)."""
+GRID_LIMIT: Final = 2**31
+"""The largest grid value one row can have (|bound| / step); see :func:`_measurement`."""
 THRESHOLD_DELTA: Final = 1e-6
 """δ charged by a query whose keys pass a noisy threshold (no declared domain)."""
 MeasurementKind = Literal["count", "sum", "median"]
@@ -91,7 +97,11 @@ class Plan:
         return sqlglot.transpile(self.sql, read=READ_DIALECT, write=dialect)[0]
 
     def measurement(self, name: str) -> Measurement:
-        return next(m for m in self.measurements if m.name == name)
+        return self._by_name[name]
+
+    @cached_property
+    def _by_name(self) -> dict[str, Measurement]:
+        return {m.name: m for m in self.measurements}
 
 
 def ident(name: str) -> str:
@@ -132,8 +142,7 @@ def plan_query(
             missing=["unit"],
         )
     _check_needs(parsed, settings, dataset_id)
-    if parsed.where is not None:
-        _check_types(parsed.where, types)
+    where = None if parsed.where is None else safe_predicate(parsed.where, types)
     k = settings.max_contributions if settings.unit != ROW_UNIT else 1
     thresholded = any(c not in settings.domains for c in parsed.group_by)
     weights = _weights(parsed, settings, thresholded)
@@ -147,7 +156,7 @@ def plan_query(
     outputs = tuple(_output_plan(o, by_spec, settings) for o in parsed.outputs)
     keys = tuple(f"k{i}" for i in range(len(parsed.group_by)))
     bound_to = None if prebounded or settings.unit == ROW_UNIT else k
-    sql = _sql(parsed, settings, types, keys, measurements, thresholded, bound_to)
+    sql = _sql(parsed, where, settings, types, keys, measurements, thresholded, bound_to)
     threshold = None
     if thresholded:
         threshold = settings.key_threshold
@@ -248,6 +257,9 @@ def _measurement(
     step = 10.0 ** math.floor(math.log10(max(scale / GRID_RATIO, 1e-12)))
     if types[column].startswith(INTEGER_TYPES) and step < 1:
         step = 1.0
+    # No row's grid value may exceed GRID_LIMIT, so CAST(... AS BIGINT) and 64-bit sums cannot
+    # overflow whatever the data (a coarser grid only at very large ε; depends on bounds and ε only).
+    step = max(step, 10.0 ** math.ceil(math.log10(max(abs(lo), abs(hi), 1e-300) / GRID_LIMIT)))
     step = float(f"{step:.0e}")
     grid_offset = round(offset / step)
     reach_units = max(abs(round(lo / step) - grid_offset), abs(round(hi / step) - grid_offset))
@@ -273,6 +285,7 @@ def _clip(column: str, lo: float, hi: float, *, fill: float | None = None) -> st
 
 def _sql(
     parsed: ParsedQuery,
+    where_sql: str | None,
     settings: PrivacySettings,
     types: dict[str, str],
     keys: tuple[str, ...],
@@ -280,7 +293,8 @@ def _sql(
     thresholded: bool,
     bound_to: int | None,
 ) -> str:
-    """The exact query; ``bound_to``: rows kept per unit (None: the input is bounded already)."""
+    """The exact query; ``where_sql``: the predicate from :func:`safe_predicate`; ``bound_to``: rows
+    kept per unit (None: the input is bounded already)."""
     select = [f"{ident(settings.unit)} AS __u" if settings.unit != ROW_UNIT else "1 AS __u"]
     select += [f"{ident(c)} AS {key}" for c, key in zip(parsed.group_by, keys, strict=True)]
     material = [f"CAST({key} AS VARCHAR)" for key in keys]
@@ -315,8 +329,8 @@ def _sql(
                     f" AS {m.name}_c{j}"
                 )
     conditions = []
-    if parsed.where is not None:
-        conditions.append(f"({_unqualified(parsed.where)})")
+    if where_sql is not None:
+        conditions.append(f"({where_sql})")
     for column in parsed.group_by:
         if column in settings.domains:
             values = ", ".join(_typed(v, types[column]) for v in settings.domains[column])
@@ -353,53 +367,3 @@ def _typed(value: str, kind: str) -> str:
     if kind == "VARCHAR":
         return literal(value)
     return f"CAST({literal(value)} AS {kind})"
-
-
-def _unqualified(predicate: exp.Expression) -> str:
-    tree = predicate.copy()
-    for column in tree.find_all(exp.Column):
-        column.set("table", None)
-        column.set("this", exp.to_identifier(column.name, quoted=True))
-    return tree.sql(dialect=READ_DIALECT)
-
-
-def _check_types(predicate: exp.Expression, types: dict[str, str]) -> None:
-    """Comparisons must be type-correct at bind time, so no data-dependent cast error can occur."""
-    for node in predicate.walk():
-        if not isinstance(node, exp.Binary | exp.In | exp.Between):
-            continue
-        parts = [node.this, *(node.expressions if isinstance(node, exp.In) else [])]
-        if isinstance(node, exp.Between):
-            parts += [node.args["low"], node.args["high"]]
-        elif isinstance(node, exp.Binary):
-            parts.append(node.expression)
-        kinds = {_kind(p, types) for p in parts} - {"any"}
-        if kinds & {"text", "time"}:
-            kinds.discard("text_or_time")
-        if len(kinds) > 1:
-            raise QueryRefused(
-                f"query refused: {node.sql(dialect=READ_DIALECT)[:80]!r} compares values of different "
-                f"types ({', '.join(sorted(kinds))})",
-                construct="types",
-            )
-
-
-def _kind(node: exp.Expression, types: dict[str, str]) -> str:
-    if isinstance(node, exp.Paren):
-        return _kind(node.this, types)
-    if isinstance(node, exp.Column):
-        t = types.get(node.name, "")
-        if t.startswith(NUMERIC_TYPES) or t.startswith("DECIMAL"):
-            return "number"
-        if t in ("VARCHAR", "DATE") or t.startswith("TIMESTAMP"):
-            return "text" if t == "VARCHAR" else "time"
-        return t.lower() or "any"
-    if isinstance(node, exp.Literal):
-        return "text_or_time" if node.is_string else "number"
-    if isinstance(node, exp.Null):
-        return "any"
-    if isinstance(node, exp.Boolean):
-        return "boolean"
-    if isinstance(node, exp.Neg | exp.Add | exp.Sub | exp.Mul | exp.Div):
-        return "number"
-    return "any"

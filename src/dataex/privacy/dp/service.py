@@ -11,6 +11,7 @@ over budget, missing privacy metadata, unknown column) are logged as ``dp.query.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from dataex.contracts import budget, odrl
+from dataex.contracts.consent import dataset_version
 from dataex.db.models import ContractRow, DatasetRow, DpAnswerRow, DpSettingsRow
 from dataex.engines import Engine, get_engine
 from dataex.errors import (
@@ -80,7 +82,9 @@ def query(
         query_hash = parsed.query_hash(dataset.id)
         if explain:
             return _answer(node, contract_id, dataset.id, runner, query_hash, explain=describe(plan, runner))
-        cached = None if mechanisms.is_exact() else _cached(node, contract_id, query_hash, eps_nano)
+        # the cache is keyed by the dataset version too: a withdrawal makes earlier answers stale
+        cache_key = _cache_key(query_hash, dataset_version(node, dataset.id))
+        cached = None if mechanisms.is_exact() else _cached(node, contract_id, cache_key, eps_nano)
         if cached is not None:
             return _answer(node, contract_id, dataset.id, runner, query_hash, cached=cached)
         charge = _charge(node, contract_id, epsilon=epsilon, delta=plan.delta, actor=actor)
@@ -89,8 +93,7 @@ def query(
             node.transaction, "dp.query.refused", error, actor=actor.id, data={"contract_id": contract_id}
         )
         raise
-    table = _execute(runner, plan, bounded_source(node, dataset.id, settings))
-    released = mechanisms.release(plan, table)
+    released = run_plan(runner, plan, bounded_source(node, dataset.id, settings))
     body: dict[str, Any] = {
         "columns": released.columns,
         "rows": released.rows,
@@ -101,7 +104,7 @@ def query(
         "sql": sql,
     }
     if not mechanisms.is_exact():
-        stored = _store(node, contract_id, query_hash, eps_nano, body)
+        stored = _store(node, contract_id, cache_key, eps_nano, body)
         if stored is not body:  # a concurrent identical query released first: return its answer
             body = stored
     return Answer(
@@ -235,15 +238,29 @@ def _charge(node: Node, contract_id: str, *, epsilon: float, delta: float, actor
     )
 
 
-def _execute(runner: Engine, plan: Plan, path: str) -> Any:
+ENGINE_FAILURE: Final = "the {engine} engine failed to answer the query; the ε charged for it is spent"
+"""The one answer to any failure after the charge: it names neither the error nor any value."""
+
+
+def run_plan(runner: Engine, plan: Plan, path: str) -> mechanisms.Release:
+    """Runs the plan's exact SQL over the Parquet file ``path`` and releases it with noise.
+
+    The predicate cannot raise (:mod:`dataex.privacy.dp.predicate`), sums are on a bounded grid and
+    exact aggregates are clamped before noise, so no row makes this fail. Should an engine fail
+    anyway (memory, a bug), the failure is answered with one fixed message, whatever the data:
+    neither the engine's message (it may quote values) nor its error class is passed on.
+    """
     try:
-        return runner.execute(plan.sql_for(runner.dialect), {VIEW: path})
-    except DataexError:
-        raise
-    except Exception as e:  # an engine's own errors may quote data values: hide them
-        raise DataexError(
-            f"the {runner.name} engine failed to run the rewritten query ({type(e).__name__})"
-        ) from e
+        table = runner.execute(plan.sql_for(runner.dialect), {VIEW: path})
+        return mechanisms.release(plan, table)
+    except Exception as e:
+        raise DataexError(ENGINE_FAILURE.format(engine=runner.name)) from e
+
+
+def _cache_key(query_hash: str, version: str) -> str:
+    """The answer cache's key: the normalized query's hash and the dataset version
+    (:func:`dataex.contracts.consent.dataset_version`), hashed together (hex SHA-256)."""
+    return hashlib.sha256(f"{query_hash}\n{version}".encode()).hexdigest()
 
 
 def _cached(node: Node, contract_id: str, query_hash: str, eps_nano: int) -> dict[str, Any] | None:

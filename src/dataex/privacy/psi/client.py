@@ -76,7 +76,7 @@ class LocalTransport:
             self.node,
             self.party,
             contract_id,
-            sql=body["sql"],
+            sql=body.get("sql"),
             epsilon=body["epsilon"],
             id_type=body["id_type"],
             column=body.get("column"),
@@ -95,7 +95,7 @@ class LocalTransport:
             session_id,
             setup=unb64(body["setup"]),
             response=unb64(body["response"]),
-            consumer_items=int(body["consumer_items"]),
+            consumer_items=body["consumer_items"],
             ticket=str(body["ticket"]),
         )
 
@@ -141,7 +141,9 @@ def raise_for_envelope(data: dict[str, Any], status: int) -> None:
 
 @dataclass(frozen=True)
 class PsiResult:
-    """What the consumer learns: members (its own canonical identifiers), a count, or a DP answer."""
+    """What the consumer learns: members (its own canonical identifiers), an exact count (L3/L4),
+    a DP count (``mode="dp_count"``: ``count`` is the noisy value, ``answer`` the release) or a DP
+    answer. ``provider_items`` is the node's set size rounded up, as the node releases it."""
 
     contract_id: str
     mode: str
@@ -206,12 +208,14 @@ def run(
     values = read_column(input, column)
     kind = id_type or detect_type(values)
     mine = normalize(values, kind)
-    if then is not None:
+    if reveal not in ("members", "count"):
+        raise InvalidInput(f"--reveal must be members or count; got {reveal!r}")
+    if then is not None or (reveal == "count" and epsilon is not None):
         if epsilon is None:
             raise InvalidInput("PSI-then-DP needs --epsilon")
         return _then_dp(transport, contract_id, mine, provider_column, then, epsilon)
-    if reveal not in ("members", "count"):
-        raise InvalidInput(f"--reveal must be members or count; got {reveal!r}")
+    if epsilon is not None:
+        raise InvalidInput("--epsilon goes with --reveal count (a DP count) or --then; members are exact")
     client = protocol.Client(reveal=reveal == "members")
     body = {
         "mode": reveal,
@@ -242,7 +246,7 @@ def _then_dp(
     contract_id: str,
     mine: Normalized,
     provider_column: str | None,
-    sql: str,
+    sql: str | None,
     epsilon: float,
 ) -> PsiResult:
     body = {"id_type": mine.id_type, "column": provider_column, "sql": sql, "epsilon": epsilon}
@@ -262,11 +266,12 @@ def _then_dp(
     )
     return PsiResult(
         contract_id=contract_id,
-        mode="then_dp",
+        mode="then_dp" if sql is not None else "dp_count",
         id_type=mine.id_type,
         consumer_items=len(mine.items),
-        provider_items=node_items,
+        provider_items=int(answer.get("provider_items", node_items)),
         session_id=str(started["session_id"]),
+        count=None if sql is not None else int(answer["rows"][0]["n"]),
         answer=answer,
         dropped=_dropped(mine),
     )

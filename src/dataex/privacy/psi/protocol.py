@@ -20,8 +20,8 @@ a value that is not a point on P-256, is ``InvalidPsiMessage``.
 
 The roles map to dataex's modes (see docs/psi.md):
 
-* ``members`` / ``count``: the node is the server (a preprocessed setup and a persistent key per
-  dataset column), the consumer the client.
+* ``members`` / ``count`` (L3/L4): the node is the server with a key drawn for the session only
+  (its setup is never reused), the consumer the client.
 * PSI-then-DP: roles swap. The consumer is the server (fresh key), the node the client, so the
   node learns which of *its own* rows matched and never the consumer's other items.
 """
@@ -101,6 +101,41 @@ def request_size(request: bytes) -> int:
     return len(_parse("Request", request).encrypted_elements)
 
 
+def request_elements(request: bytes) -> list[bytes]:
+    """The encrypted elements of a request, in order."""
+    return [bytes(e) for e in _parse("Request", request).encrypted_elements]
+
+
+def response_elements(response: bytes) -> list[bytes]:
+    """The encrypted elements of a response, in order."""
+    return [bytes(e) for e in _parse("Response", response).encrypted_elements]
+
+
+def make_request(elements: Sequence[bytes], *, reveal: bool) -> bytes:
+    """A request message holding ``elements`` in order."""
+    message = _psi().Request()
+    message.reveal_intersection = reveal
+    message.encrypted_elements.extend(elements)
+    return bytes(message.SerializeToString())
+
+
+def make_response(elements: Sequence[bytes]) -> bytes:
+    """A response message holding ``elements`` in order."""
+    message = _psi().Response()
+    message.encrypted_elements.extend(elements)
+    return bytes(message.SerializeToString())
+
+
+def exponentiate(elements: Sequence[bytes], key: bytes) -> list[bytes]:
+    """Each group element raised to the scalar ``key``, in order (the library's server step)."""
+    psi = _psi()
+    message = psi.Request()
+    message.reveal_intersection = True
+    message.encrypted_elements.extend(elements)
+    server = psi.server.CreateFromKey(key, True)
+    return [bytes(e) for e in _run("element", server.ProcessRequest, message).encrypted_elements]
+
+
 def pack_setups(parts: Sequence[bytes]) -> bytes:
     """Several setup messages as one byte string: magic, count, then (length, bytes) each."""
     out = [SETUP_MAGIC, struct.pack(">I", len(parts))]
@@ -150,7 +185,7 @@ def server_setup(items: Sequence[str], *, key: bytes, max_client_items: int) -> 
     """Encodes ``items`` under ``key`` for clients sending up to ``max_client_items`` items."""
     psi = _psi()
     unique = list(set(items))
-    _shuffle(unique)  # which part holds an item is random, never a function of its value
+    shuffle(unique)  # which part holds an item is random, never a function of its value
     parts = chunks(unique)
     fpr = FPR / len(parts)
 
@@ -182,14 +217,15 @@ def server_answer(request: bytes, *, key: bytes, reveal: bool) -> bytes:
 
     answered = [e for part in _map(answer, chunks(elements)) for e in part]
     if not reveal:  # one shuffle over the whole response: no trace of the chunks remains
-        _shuffle(answered)
+        shuffle(answered)
     response = psi.Response()
     response.encrypted_elements.extend(answered)
     return bytes(response.SerializeToString())
 
 
-def _shuffle(values: list[Any]) -> None:
-    for i in range(len(values) - 1, 0, -1):  # Fisher–Yates with the OS's CSPRNG
+def shuffle(values: list[Any]) -> None:
+    """Shuffles ``values`` in place: Fisher–Yates with the OS's CSPRNG."""
+    for i in range(len(values) - 1, 0, -1):
         j = secrets.randbelow(i + 1)
         values[i], values[j] = values[j], values[i]
 

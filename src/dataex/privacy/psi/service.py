@@ -3,18 +3,23 @@
 ``run_session(node, party, contract_id, request=…, mode="members"|"count", id_type=…)`` is the
 entry point for the two modes where the node is the PSI server. It
 
-1. runs ``authorize(psi)`` on the contract's dataset (logged either way), then applies the tier
-   rule of the mode: ``count`` under any contract that passes ``authorize``, ``members`` only under
-   L3 or L4 (learning that a named person is in a hospital's data is itself a disclosure);
+1. runs ``authorize(psi)`` on the contract's dataset (logged either way), with the policy's tier
+   rule of the mode: both exact modes (``members``, ``count``) only under L3 or L4 — an exact count
+   over one item says whether a named person is in the data. Below L3 a count is a DP release
+   (``dp_count`` in :mod:`dataex.privacy.psi.thendp`);
 2. picks the dataset column holding identifiers of ``id_type`` (from the stored classification,
    or the ``column`` the consumer names);
-3. loads the column's preprocessed set — built once, under a key kept in a 0600 file in the node's
-   home and rotated (fresh key, new set) whenever the dataset's file changes;
-4. answers the request (shuffled in ``count`` mode, so the consumer learns the size only), charges
-   one query to the contract (``budget.charge``: settlement included) and only then releases it;
-5. records the session and logs ``psi.session`` with the set sizes — never an item.
+3. refuses a consumer set under :data:`MIN_CONSUMER_ITEMS` identifiers;
+4. loads the column's canonical identifiers (cached per dataset version, no key), pads them with
+   random dummies to :func:`released_size` and encodes them under a **fresh key drawn for this
+   session only** (held in memory for the call, never stored): setups of two sessions cannot be
+   combined, and no setup outlives its session;
+5. answers the request (shuffled in ``count`` mode), charges one query to the contract and only
+   then releases it;
+6. records the session and logs ``psi.session`` with the consumer's set size and the node's
+   *released* (rounded) size — never an item, never the exact size of the node's set.
 
-A refusal after ``authorize`` allowed (tier rule, bad message, wrong column) is logged as
+A refusal after ``authorize`` allowed (bad message, wrong column, too small a set) is logged as
 ``psi.refused`` and charges nothing. PSI-then-DP lives in :mod:`dataex.privacy.psi.thendp`.
 """
 
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -35,6 +41,7 @@ from dataex.errors import (
     DataexError,
     DatasetNotFound,
     InvalidInput,
+    TooFewIdentifiers,
     UnknownColumn,
 )
 from dataex.identity.parties import Party, new_id
@@ -46,10 +53,43 @@ from dataex.privacy.psi.normalize import check_type, normalize
 if TYPE_CHECKING:
     from dataex.node import Node
 
-Mode = Literal["members", "count", "then_dp"]
-MODES: Final = ("members", "count", "then_dp")
+Mode = Literal["members", "count", "then_dp", "dp_count"]
+MODES: Final = ("members", "count", "then_dp", "dp_count")
 MAX_CLIENT_ITEMS: Final = 1 << 20
-"""The largest consumer set per session; the preprocessed set's false-positive bound assumes it."""
+"""The largest consumer set per session; the setup's false-positive bound assumes it."""
+MIN_CONSUMER_ITEMS: Final = 10
+"""The smallest consumer set per session (distinct identifiers): no session about one person."""
+SIZE_STEP_MIN: Final = 100
+"""Released set sizes are rounded up to two significant digits, in steps of at least this."""
+DUMMY_PREFIX: Final = "dxpsi-dummy:"
+"""Padding items: no identifier type's canonical form starts so, so a dummy never matches."""
+
+
+def released_size(n: int) -> int:
+    """The node's set size as released: ``n`` rounded **up** to a multiple of
+    ``max(100, 10^(digits(n) - 2))`` (two significant digits); the set is padded to exactly it."""
+    step: int = max(SIZE_STEP_MIN, int(10 ** max(0, len(str(max(n, 1))) - 2)))
+    return max(step, -(-n // step) * step)
+
+
+def padded(items: list[str], dummies: list[str] | None = None) -> list[str]:
+    """``items`` followed by dummies up to :func:`released_size` (random ones unless given)."""
+    extra = released_size(len(items)) - len(items)
+    if dummies is None:
+        dummies = [DUMMY_PREFIX + secrets.token_hex(16) for _ in range(extra)]
+    return items + dummies[:extra]
+
+
+def check_consumer_size(items: int) -> None:
+    """Refuses a consumer set under :data:`MIN_CONSUMER_ITEMS` (or over :data:`MAX_CLIENT_ITEMS`)."""
+    if items < MIN_CONSUMER_ITEMS:
+        raise TooFewIdentifiers(
+            f"a PSI session needs at least {MIN_CONSUMER_ITEMS} distinct identifiers; got {items}",
+            items=items,
+            minimum=MIN_CONSUMER_ITEMS,
+        )
+    if items > MAX_CLIENT_ITEMS:
+        raise InvalidInput(f"at most {MAX_CLIENT_ITEMS} identifiers per session; got {items}")
 
 
 @dataclass(frozen=True)
@@ -97,22 +137,22 @@ def run_session(
     target = begin(node, party, contract_id, mode=mode, id_type=id_type, column=column)
     try:
         consumer_items = protocol.request_size(request)
-        if consumer_items == 0:
-            raise InvalidInput("the PSI request is empty: the consumer's set has no identifier")
-        if consumer_items > MAX_CLIENT_ITEMS:
-            raise InvalidInput(f"at most {MAX_CLIENT_ITEMS} identifiers per session; got {consumer_items}")
-        prepared = prepared_set(node, target)
-        key = _read_key(node, prepared)
-        setup = Path(node.settings.home, prepared.setup_file).read_bytes()
+        check_consumer_size(consumer_items)
+        prepared = _current(node, target)
+        items = padded(_read_items(node, prepared))
+        key = protocol.new_key()  # this session's only: never stored, gone when the call returns
+        setup = protocol.server_setup(items, key=key, max_client_items=MAX_CLIENT_ITEMS).setup
         response = protocol.server_answer(request, key=key, reveal=mode == "members")
+        del key
     except DataexError as e:
         node.log.refusal(
             node.transaction, "psi.refused", e, actor=party.id, data={"contract_id": contract_id}
         )
         raise
     budget.authorize_and_charge(node, party, "psi", contract_id, queries=1)
+    released = released_size(prepared.items)
     session_id = record_session(
-        node, party, target, mode=mode, consumer_items=consumer_items, provider_items=prepared.items
+        node, party, target, mode=mode, consumer_items=consumer_items, provider_items=released
     )
     return SessionResult(
         session_id=session_id,
@@ -124,8 +164,8 @@ def run_session(
         setup=setup,
         response=response,
         consumer_items=consumer_items,
-        provider_items=prepared.items,
-        setup_sha256=prepared.setup_sha256,
+        provider_items=released,
+        setup_sha256=hashlib.sha256(setup).hexdigest(),
     )
 
 
@@ -173,7 +213,7 @@ def _target(node: Node, decision: Decision, dataset_id: str, id_type: str, colum
 # -- the preprocessed set -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Prepared:
-    """A dataset column's preprocessed set, as its owner sees it (never the key)."""
+    """A dataset column's prepared identifier list, as its owner sees it (``items``: exact)."""
 
     dataset_id: str
     column: str
@@ -184,11 +224,11 @@ class Prepared:
 
 
 def prepare(node: Node, dataset_id: str, *, column: str, id_type: str, actor: Party | None) -> Prepared:
-    """Builds the column's preprocessed set ahead of any session (owner or operator only).
+    """Builds the column's identifier list ahead of any session (owner or operator only).
 
-    Sessions build it on first use anyway; preparing it when the dataset is offered spares the
-    first consumer that wait (about a minute for a million identifiers on two cores). Nothing is
-    rebuilt when the set is current (same file, withdrawals and type); ``built`` says which.
+    Sessions build it on first use anyway (reading and validating every cell); no key is prepared:
+    each session encodes the list under a key of its own. Nothing is rebuilt when the list is
+    current (same file, withdrawals and type); ``built`` says which.
     """
     check(node, actor, "prepare_psi", dataset_id)
     with node.session() as s:
@@ -203,19 +243,25 @@ def prepare(node: Node, dataset_id: str, *, column: str, id_type: str, actor: Pa
     with node.session() as s:
         before = s.get(PsiPreparedSetRow, (dataset_id, column))
         before_sha = None if before is None else before.setup_sha256
-    row = prepared_set(node, target)
+    row = _current(node, target)
     built = row.setup_sha256 != before_sha
     return Prepared(dataset_id, column, row.id_type, row.items, row.setup_sha256, built)
 
 
 def prepared_set(node: Node, target: Target) -> PsiPreparedSetRow:
-    """The column's preprocessed set, built (with a fresh key) when missing or the dataset changed."""
+    """The column's identifier list, built when missing or when the dataset (or its consent) changed."""
     with node.session() as s:
         row = s.get(PsiPreparedSetRow, (target.dataset_id, target.column))
         if row is not None and row.file_sha256 == target.file_sha256 and row.id_type == target.id_type:
             s.expunge(row)
             return row
     return _build(node, target, stale=row)
+
+
+def _current(node: Node, target: Target) -> PsiPreparedSetRow:
+    """:func:`prepared_set`, rebuilding a set an older node prepared under a kept key."""
+    row = prepared_set(node, target)
+    return _build(node, target, stale=row) if row.key_file else row
 
 
 def provider_items(node: Node, target: Target) -> list[str]:
@@ -229,20 +275,19 @@ def provider_items(node: Node, target: Target) -> list[str]:
 
 def _build(node: Node, target: Target, *, stale: PsiPreparedSetRow | None) -> PsiPreparedSetRow:
     items = provider_items(node, target)
-    key = protocol.new_key()
-    setup = protocol.server_setup(items, key=key, max_client_items=MAX_CLIENT_ITEMS)
+    protocol.shuffle(items)  # the file's order (and digest) says nothing about the dataset's
+    data = "\n".join(items).encode()
     base = Path("psi", target.dataset_id, hashlib.sha256(target.column.encode()).hexdigest()[:16])
     stamp = utc_now().strftime("%Y%m%dT%H%M%S%f")
-    key_file, setup_file = f"{base}-{stamp}.key", f"{base}-{stamp}.setup"
-    _write_private(node.settings.home / key_file, key)
-    _write_private(node.settings.home / setup_file, setup.setup)
-    digest = hashlib.sha256(setup.setup).hexdigest()
+    key_file, setup_file = "", f"{base}-{stamp}.items"  # no key: each session draws its own
+    _write_private(node.settings.home / setup_file, data)
+    digest = hashlib.sha256(data).hexdigest()
     with node.transaction() as s:
         row = s.get(PsiPreparedSetRow, (target.dataset_id, target.column))
         if row is None:
             row = PsiPreparedSetRow(dataset_id=target.dataset_id, column=target.column)
             s.add(row)
-        row.id_type, row.file_sha256, row.items = target.id_type, target.file_sha256, setup.items
+        row.id_type, row.file_sha256, row.items = target.id_type, target.file_sha256, len(items)
         row.key_file, row.setup_file, row.setup_sha256 = key_file, setup_file, digest
         row.max_client_items, row.created_at = MAX_CLIENT_ITEMS, utc_now()
         node.log.append(
@@ -253,7 +298,7 @@ def _build(node: Node, target: Target, *, stale: PsiPreparedSetRow | None) -> Ps
                 "column": target.column,
                 "id_type": target.id_type,
                 "file_sha256": target.file_sha256,
-                "items": setup.items,
+                "items": len(items),
                 "setup_sha256": digest,
                 "rotated": stale is not None,
             },
@@ -262,9 +307,10 @@ def _build(node: Node, target: Target, *, stale: PsiPreparedSetRow | None) -> Ps
         node.log.checkpoint(s)
         s.flush()
         s.expunge(row)
-    if stale is not None and stale.key_file != key_file:
-        for name in (stale.key_file, stale.setup_file):
-            (node.settings.home / name).unlink(missing_ok=True)
+    if stale is not None and stale.setup_file != setup_file:
+        for name in (stale.key_file, stale.setup_file):  # a key file of an older node, too
+            if name:
+                (node.settings.home / name).unlink(missing_ok=True)
     return row
 
 
@@ -280,8 +326,9 @@ def _write_private(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _read_key(node: Node, row: PsiPreparedSetRow) -> bytes:
-    return Path(node.settings.home, row.key_file).read_bytes()
+def _read_items(node: Node, row: PsiPreparedSetRow) -> list[str]:
+    data = Path(node.settings.home, row.setup_file).read_bytes()
+    return data.decode().split("\n") if data else []
 
 
 # -- records and refusals -------------------------------------------------------------------------
