@@ -157,3 +157,17 @@ def test_visibility_flipped(busy: tuple[Market, dict[str, str]]) -> None:
     assert _mismatches(_verify(m)) == [
         f"dataset {m.dataset_id} visibility: the log says public, the database says private"
     ]
+
+
+def test_an_uncharged_budget_raised(busy: tuple[Market, dict[str, str]]) -> None:
+    """A contract never charged is checked against the budget its request entry recorded."""
+    m, ids = busy
+    _edit(
+        m,
+        lambda s: s.execute(
+            update(ContractRow).where(ContractRow.id == ids["revoked"]).values(remaining_epsilon_nano=10**12)
+        ),
+    )
+    assert _mismatches(_verify(m)) == [
+        f"contract {ids['revoked']} remaining epsilon: the log says 1, the database says 1000"
+    ]

@@ -53,6 +53,8 @@ BUDGET_FIELDS = {
     "rows": ("remaining_rows", 1),
     "queries": ("remaining_queries", 1),
 }
+REQUESTED_KEYS = {"epsilon": "epsilon_nano", "delta": "delta_atto", "rows": "rows", "queries": "queries"}
+"""``contract.requested``'s ``budget`` keys (exact units) for each budget."""
 UNKNOWN = object()
 """A value the log does not determine (an entry written before the event carried it)."""
 
@@ -94,7 +96,9 @@ class Replay:
             if event == "contract.requested":
                 budget = data.get("budget")
                 self.budgets[cid] = (
-                    {name: budget.get(name) for name in BUDGET_FIELDS} if isinstance(budget, dict) else {}
+                    {name: budget.get(key) for name, key in REQUESTED_KEYS.items()}
+                    if isinstance(budget, dict)
+                    else {}
                 )
         elif event == "budget.charged" and isinstance(data.get("remaining"), dict):
             remaining = data["remaining"]

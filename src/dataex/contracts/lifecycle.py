@@ -124,6 +124,13 @@ def request_contract(node: Node, offer_id: str, *, actor: Party, purpose: str, n
                 "dataset_id": offer.dataset_id,
                 "purpose": purpose,
                 "tier": offer.tier,
+                # the starting budget in exact units, so that `audit verify` can replay it (docs/log.md)
+                "budget": {
+                    "epsilon_nano": row.remaining_epsilon_nano,
+                    "delta_atto": row.remaining_delta_atto,
+                    "rows": row.remaining_rows,
+                    "queries": row.remaining_queries,
+                },
             }
             transition(s, row, "request", actor=actor.id, log=node.log, data=data)
             if offer.approval == "auto":
