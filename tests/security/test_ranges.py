@@ -123,3 +123,16 @@ def test_out_of_range_offers_through_the_cli_are_refused_and_change_nothing(
     assert result.exit_code == 3, result.output  # refused: the one error envelope, not a crash
     assert '"code": "invalid_input"' in result.stdout or '"code":"invalid_input"' in result.stdout
     assert snapshot(m.ex) == before
+
+
+def test_out_of_range_max_contributions_through_the_cli_is_refused(m: Market) -> None:
+    from typer.testing import CliRunner
+
+    from dataex.cli.main import app
+
+    before = snapshot(m.ex)
+    args = ["privacy", "set", m.dataset_id, "--unit", "patient_id", "--max-contributions", str(2**63)]
+    result = CliRunner().invoke(app, [*args, "--as", m.hospital.token, "--home", str(m.node.home), "--json"])
+    assert result.exit_code == 3, result.output
+    assert "invalid_input" in result.stdout
+    assert snapshot(m.ex) == before

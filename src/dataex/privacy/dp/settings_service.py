@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from dataex.config import MAX_CONTRIBUTIONS
 from dataex.db.models import DatasetRow, DpSettingsRow
 from dataex.errors import DatasetNotFound, InvalidInput, UnknownColumn
 from dataex.identity.parties import Party
@@ -96,8 +97,9 @@ def _validate(
 
     if unit != ROW_UNIT:
         known(unit)
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise InvalidInput(f"max_contributions must be an integer >= 1; got {k!r}")
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_CONTRIBUTIONS:
+        got = str(k)[:40]
+        raise InvalidInput(f"max_contributions must be an integer in 1..{MAX_CONTRIBUTIONS}; got {got}")
     if unit == ROW_UNIT and k != 1:
         raise InvalidInput("with unit 'row' each unit is one row: max_contributions must be 1")
     for column, pair in bounds.items():
