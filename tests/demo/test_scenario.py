@@ -24,6 +24,9 @@ def test_demo_scenario_succeeds_end_to_end(tmp_path: Path) -> None:
     assert "diagnosis" in summary["sensitive_fields"]
     assert summary["contract_state"] == "active"
     assert summary["audit"]["ok"] is True and summary["audit"]["problems"] == []
+    # 23. the public log names no party; the auditor opens a sealed name and checks its commitment
+    opened = summary["opened_commitment"]
+    assert opened["checked"] is True and opened["name"] == "瑞金医院 Ruijin Hospital"
     assert any("originality" in line for line in lines)
     numbers = [int(line.removeprefix("[bold]").split(".")[0]) for line in lines if line.startswith("[bold]")]
     assert numbers == list(range(1, len(numbers) + 1))  # every step numbered, none skipped

@@ -27,6 +27,7 @@ from dataex.demo import joint_product, publish_steps, use_steps
 from dataex.demo.data import hospital_visits, insurer_policyholders
 from dataex.errors import NotOriginal
 from dataex.exchange import Exchange
+from dataex.identity.parties import Party
 from dataex.ledger import merkle
 
 Echo = Callable[[str], None]
@@ -61,7 +62,7 @@ def run_demo(home: Path | None = None, *, echo: Echo | None = None) -> dict[str,
         insurer, _ = ex.create_party("平安健康 Ping An Health", kind="insurer", role="provider")
         copycat, _ = ex.create_party("Shady Data Co", kind="enterprise", role="provider")
         ex.create_party("Triage AI Lab", kind="ai_team", role="consumer")
-        ex.create_party("市数据局 Municipal Data Bureau", kind="government", role="auditor")
+        auditor, _ = ex.create_party("市数据局 Municipal Data Bureau", kind="government", role="auditor")
         say("[bold]2. parties[/] hospital, insurer, a copycat broker, an AI lab and an auditor")
 
         visits = hospital_visits(VISITS, seed=2025)
@@ -153,8 +154,14 @@ def run_demo(home: Path | None = None, *, echo: Echo | None = None) -> dict[str,
         audit = ex.audit()
         say(
             f"[bold]23. audit[/] {audit.checked.get('entries')} log entries, "
-            f"{audit.checked.get('files')} files: "
+            f"{audit.checked.get('files')} files, state replayed from the log: "
             f"{'ok' if audit.ok else audit.problems}"
+        )
+        opened = _open_a_commitment(ex, auditor, hospital.id)
+        say(
+            f"              the public log names no party: the auditor opens entry #{opened['index']}'s "
+            f"sealed name → {opened['name']} "
+            f"(commitment {opened['commitment'][:12]}… checked: {opened['checked']})"
         )
         summary = {
             "ok": bool(refusal)
@@ -175,7 +182,8 @@ def run_demo(home: Path | None = None, *, echo: Echo | None = None) -> dict[str,
             == later["product"]["sale"]["amount_fen"]
             and later["ledger"]["verify"]["ok"]
             and later["policy"]["private_as_unknown"]
-            and later["policy"]["denied_rule"] == "manage.owner",
+            and later["policy"]["denied_rule"] == "manage.owner"
+            and opened["checked"],
             "home": str(home),
             "node_id": ex.node_id,
             "datasets": [{"id": d.id, "title": d.title, "rows": d.rows, "digest": d.digest} for d in (v, h)],
@@ -185,10 +193,30 @@ def run_demo(home: Path | None = None, *, echo: Echo | None = None) -> dict[str,
             "inclusion_verified": included,
             **later,
             "audit": audit.to_dict(),
+            "opened_commitment": opened,
             "seconds": round(time.monotonic() - started, 2),
         }
     say(f"done in {summary['seconds']} s — node kept at {home}")
     return summary
+
+
+def _open_a_commitment(ex: Exchange, auditor: Party, party_id: str) -> dict[str, Any]:
+    """The auditor opens the sealed name in a party's ``party.added`` entry and checks it against
+    the public commitment, recomputed here from the opening (docs/log.md, "Sealed fields")."""
+    from dataex.audit import openings_for
+    from dataex.ledger.log import commitment
+
+    with ex.session() as s:
+        entry = next(
+            e
+            for e in ex.log.entries(s)
+            if e.event == "party.added" and e.body["data"]["party_id"] == party_id
+        )
+    shown = {o["field"]: o for o in openings_for(ex, auditor, entry.index)["openings"]}
+    name = shown["name"]
+    public = entry.body["data"]["name"]["$commit"]
+    checked = commitment(bytes.fromhex(name["salt"]), name["value"]) == public == name["commitment"]
+    return {"index": entry.index, "name": name["value"], "commitment": public, "checked": checked}
 
 
 def _shuffled_subset(n: int) -> list[int]:
