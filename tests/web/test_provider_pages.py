@@ -43,6 +43,27 @@ def test_upload_runs_in_the_background_and_shows_progress(console: Console, tmp_
     assert rival.get(f"/provider/uploads/{task_id}").status_code == 404
 
 
+def test_a_private_upload_is_private_from_its_first_entry(console: Console, tmp_path: Path) -> None:
+    """The console's visibility choice: a private upload never publishes its title in the log."""
+    client = console.client(console.hospital)
+    token = csrf_of(client.get("/provider").text)
+    title = "Vellichor ward 8812"
+    r = client.post(
+        "/provider/datasets",
+        data={"csrf": token, "title": title, "license": "CC-BY-4.0", "visibility": "private"},
+        files={"file": ("visits.csv", visits_csv(tmp_path / "v.csv").read_bytes(), "text/csv")},
+        follow_redirects=False,
+    )
+    task_id = r.headers["location"].rsplit("/", 1)[1]
+    task = console.app.state.web_tasks.wait(task_id, timeout=60)
+    assert task.state == "done" and task.dataset_id is not None
+    assert get_metadata(console.ex, str(task.dataset_id), viewer=None).visibility == "private"
+    with console.ex.session() as s:
+        published = b"".join(e.raw for e in console.ex.log.entries(s))
+    assert title.encode() not in published and b"Vellichor" not in published
+    assert console.ex.audit().ok
+
+
 def test_an_upload_over_the_configured_limit_is_refused_and_stores_nothing(tmp_path: Path) -> None:
     ex, token = Exchange.init(home=tmp_path / "node", max_upload_bytes=100)
     try:

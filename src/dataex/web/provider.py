@@ -5,7 +5,7 @@ the service the API calls, and redirects or renders."""
 from __future__ import annotations
 
 import tempfile
-from typing import IO, Annotated, Any
+from typing import IO, Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -61,8 +61,10 @@ def upload(
     file: Annotated[UploadFile, File()],
     title: Annotated[str, Form(min_length=1, max_length=500)],
     license: Annotated[str, Form(min_length=1, max_length=100)],
+    visibility: Annotated[Literal["public", "private"], Form()] = "public",
 ) -> Response:
-    """Checks the form, keeps a private copy of the file, and registers it in the background."""
+    """Checks the form, keeps a private copy of the file, and registers it in the background
+    (``private``: never published; the public log carries commitments)."""
     name, _suffix = uploads.check_upload_name(file.filename)
     limit = ex.settings.max_upload_bytes
     ex.settings.staging_dir.mkdir(parents=True, exist_ok=True)
@@ -74,17 +76,31 @@ def upload(
         raise
     copy.seek(0)
     task = tasks_of(request).start(
-        party.id, title, lambda report: _register(ex, party, copy, name, title, license, report)
+        party.id, title, lambda report: _register(ex, party, copy, name, title, license, visibility, report)
     )
     return see_other(f"/provider/uploads/{task.id}")
 
 
 def _register(
-    ex: Exchange, party: Party, copy: IO[bytes], name: str, title: str, license: str, report: Report
+    ex: Exchange,
+    party: Party,
+    copy: IO[bytes],
+    name: str,
+    title: str,
+    license: str,
+    visibility: str,
+    report: Report,
 ) -> str:
     with copy:
         done = uploads.register_upload(
-            ex, copy, filename=name, actor=party, title=title, license=license, progress=report
+            ex,
+            copy,
+            filename=name,
+            actor=party,
+            title=title,
+            license=license,
+            progress=report,
+            visibility=visibility,
         )
     return done.dataset.id
 
