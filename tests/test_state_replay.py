@@ -171,3 +171,17 @@ def test_an_uncharged_budget_raised(busy: tuple[Market, dict[str, str]]) -> None
     assert _mismatches(_verify(m)) == [
         f"contract {ids['revoked']} remaining epsilon: the log says 1, the database says 1000"
     ]
+
+
+def test_lifetime_epsilon_account_reset(busy: tuple[Market, dict[str, str]]) -> None:
+    """Zeroing a dataset's lifetime ε account (to buy more queries) is named, as is a party's spend."""
+    from dataex.db.models import DatasetPrivacyAccountRow, DatasetPrivacySpendRow
+
+    m, _ = busy
+    _edit(m, lambda s: s.execute(update(DatasetPrivacyAccountRow).values(spent_epsilon_nano=0)))
+    _edit(m, lambda s: s.execute(update(DatasetPrivacySpendRow).values(spent_epsilon_nano=0)))
+    assert _mismatches(_verify(m)) == [
+        f"dataset {m.dataset_id} lifetime ε spent: the log says 0.75, the database says 0",
+        f"dataset {m.dataset_id} ε spent by party {m.insurer.party.id}: "
+        "the log says 0.75, the database says 0",
+    ]

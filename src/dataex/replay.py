@@ -12,6 +12,8 @@ Projections (event → state):
 * **contracts** — ``contract.<event>`` (``to``) → ``state``; ``contract.requested`` (``budget``, in
   exact units: ε in 1e-9, δ in 1e-18) and every ``budget.charged`` (``remaining``) → the remaining
   ε, δ, rows and queries.
+* **privacy accounts** — ``budget.charged`` (``privacy_accounts``) → each dataset's lifetime ε spent and
+  each party's spend on it.
 * **wallets** — every entry carrying a ``posting`` (``lines``: ``[account, amount]``) → each
   account's balance (the double-entry ledger's postings ride on the entries that cause them).
 * **parties** — ``party.added`` (``role``) and ``party.suspended`` / ``party.reinstated`` → the
@@ -38,6 +40,8 @@ from dataex.db.models import (
     ConsentWithdrawalRow,
     ContractRow,
     DatasetMetadataRow,
+    DatasetPrivacyAccountRow,
+    DatasetPrivacySpendRow,
     DatasetRow,
     PartyRow,
 )
@@ -78,6 +82,8 @@ class Replay:
     party_suspended: dict[str, bool] = field(default_factory=dict)
     withdrawals: set[tuple[str, str]] = field(default_factory=set)
     metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
+    epsilon_spent: dict[str, int] = field(default_factory=dict)
+    party_epsilon_spent: dict[tuple[str, str], int] = field(default_factory=dict)
     applied: int = 0
 
     def apply(self, body: dict[str, Any]) -> None:
@@ -105,6 +111,11 @@ class Replay:
             self.budgets[str(data["contract_id"])] = {
                 name: _units(remaining.get(name), scale) for name, (_col, scale) in BUDGET_FIELDS.items()
             }
+            for account in data.get("privacy_accounts") or []:
+                dataset_id = str(account["dataset_id"])
+                self.epsilon_spent[dataset_id] = round(float(account["epsilon_spent"]) * EPS_SCALE)
+                key = (dataset_id, str(account["party_id"]))
+                self.party_epsilon_spent[key] = round(float(account["party_epsilon_spent"]) * EPS_SCALE)
         elif event == "party.added":
             self.party_role[str(data["party_id"])] = str(data.get("role"))
             self.party_suspended[str(data["party_id"])] = False
@@ -129,6 +140,7 @@ class Replay:
             "parties": self._parties(s, problem),
             "consent": self._consent(s, problem),
             "metadata": self._metadata(s, problem),
+            "privacy_accounts": self._privacy_accounts(s, problem),
         }
         return {f"state:{k}": v for k, v in counts.items()}
 
@@ -222,6 +234,34 @@ class Replay:
                 field="consent",
             )
         return len(stored)
+
+    def _privacy_accounts(self, s: Session, problem: Problem) -> int:
+        """Each dataset's lifetime ε spent, and each party's, as the last charge entry left them."""
+        accounts = {r.dataset_id: r.spent_epsilon_nano for r in s.scalars(select(DatasetPrivacyAccountRow))}
+        for dataset_id in sorted(set(accounts) | set(self.epsilon_spent)):
+            want, have = self.epsilon_spent.get(dataset_id, 0), accounts.get(dataset_id, 0)
+            if want != have:
+                problem(
+                    f"dataset {dataset_id} lifetime ε spent: the log says {want / EPS_SCALE:g}, "
+                    f"the database says {have / EPS_SCALE:g}",
+                    dataset_id=dataset_id,
+                    field="epsilon_spent",
+                )
+        spends = {
+            (r.dataset_id, r.party_id): r.spent_epsilon_nano
+            for r in s.scalars(select(DatasetPrivacySpendRow))
+        }
+        for key in sorted(set(spends) | set(self.party_epsilon_spent)):
+            want, have = self.party_epsilon_spent.get(key, 0), spends.get(key, 0)
+            if want != have:
+                problem(
+                    f"dataset {key[0]} ε spent by party {key[1]}: the log says {want / EPS_SCALE:g}, "
+                    f"the database says {have / EPS_SCALE:g}",
+                    dataset_id=key[0],
+                    party_id=key[1],
+                    field="party_epsilon_spent",
+                )
+        return len(accounts)
 
     def _metadata(self, s: Session, problem: Problem) -> int:
         from dataex.catalog.metadata import Metadata
