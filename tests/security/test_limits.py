@@ -8,33 +8,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
 from dataex.ledger.log import MAX_REFUSAL_BYTES
 from dataex.privacy.dp.settings_service import set_privacy
-from dataex.server import create_app
-from tests.conftest import Node, add
-from tests.contracts import Market, market
-from tests.privacy.dp import small_visits
+from tests.conftest import add
+from tests.contracts import Market
+from tests.security import bearer
 from tests.state import snapshot
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture
-def m(fresh_node: Node, tmp_path: Path) -> Market:
-    return market(fresh_node, small_visits(tmp_path / "visits.csv", units=20))
-
-
-@pytest.fixture
-def client(m: Market) -> Iterator[TestClient]:
-    with TestClient(create_app(m.ex)) as c:
-        yield c
 
 
 def last_entry(m: Market) -> tuple[str, int]:

@@ -3,35 +3,16 @@ one error envelope (400), and nothing changes; the huge price is no longer accep
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from dataex.privacy.dp.settings_service import set_privacy
-from dataex.server import create_app
-from tests.conftest import Node
-from tests.contracts import Market, market
-from tests.privacy.dp import QUERY, small_visits
+from tests.contracts import Market
+from tests.privacy.dp import QUERY
+from tests.security import bearer
 from tests.state import snapshot
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture
-def m(fresh_node: Node, tmp_path: Path) -> Market:
-    return market(fresh_node, small_visits(tmp_path / "visits.csv", units=20))
-
-
-@pytest.fixture
-def client(m: Market) -> Iterator[TestClient]:
-    with TestClient(create_app(m.ex), raise_server_exceptions=False) as c:
-        yield c
-
 
 OFFER = {"tier": "L1", "purposes": ["research"], "epsilon": 1.0, "price": 100}
 BAD_OFFERS: list[dict[str, Any]] = [

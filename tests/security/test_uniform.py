@@ -3,32 +3,12 @@ not see, answer exactly like an unknown id (status and body, the id aside)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from fastapi.testclient import TestClient
 
 from dataex.catalog.metadata import describe
-from dataex.server import create_app
-from tests.conftest import Node, add
-from tests.contracts import Market, market
-from tests.privacy.dp import small_visits
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture
-def m(fresh_node: Node, tmp_path: Path) -> Market:
-    return market(fresh_node, small_visits(tmp_path / "visits.csv", units=20))
-
-
-@pytest.fixture
-def client(m: Market) -> Iterator[TestClient]:
-    with TestClient(create_app(m.ex)) as c:
-        yield c
+from tests.conftest import add
+from tests.contracts import Market
+from tests.security import bearer
 
 
 def same(

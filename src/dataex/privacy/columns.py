@@ -22,7 +22,7 @@ from typing import Any, Final
 import duckdb
 
 from dataex.engines.duckdb import quiet_connect
-from dataex.engines.sql import quote_ident, quote_literal
+from dataex.engines.sql import INTEGER_TYPES, quote_ident, quote_literal
 from dataex.privacy.detect import RECOGNIZERS, Recognizer, find_all
 from dataex.privacy.detect.identity import resident_id_birth_date
 from dataex.privacy.detect.people import parse_date
@@ -44,16 +44,7 @@ _OTHER_CODES: Final = re.compile(
     r"ticket|seat|room|cabin|cabinet|locker|客户|订单|产品|商品|货号|门店|供应商|发票|座位|房间",
     re.IGNORECASE,
 )
-_INT_TYPES: Final = (
-    "TINYINT",
-    "SMALLINT",
-    "INTEGER",
-    "BIGINT",
-    "HUGEINT",
-    "UTINYINT",
-    "USMALLINT",
-    "UINTEGER",
-)
+_INT_TYPES: Final = INTEGER_TYPES
 
 
 @dataclass(frozen=True)
